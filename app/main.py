@@ -1,0 +1,49 @@
+"""The application factory: routers, middleware, error rendering and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.errors import install_error_handlers
+from app.middleware import BodySizeLimit, RequestContext
+from app.routers import contacts, health, keys
+from app.runtime import start_runtime
+from app.settings import Settings, get_settings
+from orchestrator.clock import Clock, SystemClock
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+Kizuna orchestrates campaigns across email, phone, direct mail and social networks, with
+one contact-frequency policy for every campaign and channel.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`
+(RFC 9457) with every validation problem listed.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """A Kizuna API application; it connects to the database when its lifespan starts."""
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await start_runtime(settings, clock)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title="Kizuna", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(contacts.router)
+    app.include_router(keys.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

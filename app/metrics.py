@@ -1,0 +1,17 @@
+"""Prometheus metrics of the HTTP service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = ["CONTACTS_UPSERTED", "HTTP_REQUESTS", "HTTP_SECONDS"]
+
+HTTP_REQUESTS = Counter(
+    "kizuna_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "kizuna_http_request_seconds", "Time to answer an HTTP request", ["method", "route"]
+)
+CONTACTS_UPSERTED = Counter(
+    "kizuna_contacts_upserted_total", "Contacts created or updated", ["outcome"]
+)

@@ -1,0 +1,88 @@
+"""Settings: every `KIZUNA_*` environment variable of the product, validated at start."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """The service's configuration, read from `KIZUNA_*` variables (and a `.env` file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KIZUNA_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./kizuna.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    admin_api_key: SecretStr | None = None
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+
+    mail_from: str | None = None
+    sender_name: str | None = None
+    sender_postal_address: str | None = None
+
+    dispatch_interval: float = Field(default=1.0, gt=0)
+    default_timezone: str = "Asia/Tokyo"
+    default_phone_region: str = Field(default="JP", min_length=2, max_length=2)
+
+    webhook_secret: SecretStr | None = None
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: SecretStr | None = None
+    postmark_username: str | None = None
+    postmark_password: SecretStr | None = None
+    ses_topic_arn: str | None = None
+
+    sns_mode: Literal["task", "webhook"] = "task"
+    sns_bridge_url: str | None = None
+    sns_bridge_secret: SecretStr | None = None
+
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _strong_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("must be at least 24 characters; `kizuna keys create` makes one")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

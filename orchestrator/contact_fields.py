@@ -1,0 +1,93 @@
+"""Normalisation of a contact's addresses and zone: E.164 phones, checked emails, IANA zones."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zoneinfo
+from contextvars import ContextVar
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = [
+    "PHONE_REGION",
+    "address_hash",
+    "check_locale",
+    "check_timezone",
+    "normalize_email",
+    "normalize_phone",
+    "postal_key",
+    "region_of_locale",
+]
+
+#: The country whose national phone numbers (`090-1234-5678`) a request may send; the
+#: service sets it from its settings for each request, a contact's own locale region wins.
+PHONE_REGION: ContextVar[str] = ContextVar("kizuna_phone_region", default="JP")
+
+_LOCALE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(value: str) -> str:
+    """Return `value` if it names a zone of the IANA database, else raise ValueError."""
+    if value not in _zones():
+        raise ValueError(f"{value!r} is not an IANA time zone (for example 'Asia/Tokyo')")
+    return value
+
+
+def check_locale(value: str) -> str:
+    """Return a BCP 47 language tag in its usual spelling (`ja-JP`)."""
+    if not _LOCALE.match(value):
+        raise ValueError(f"{value!r} is not a language tag such as 'ja-JP'")
+    return value.replace("_", "-")
+
+
+def region_of_locale(locale: str | None) -> str | None:
+    """The country of a language tag (`ja-JP` → `JP`), if it names one."""
+    if not locale:
+        return None
+    for part in locale.replace("_", "-").split("-")[1:]:
+        if len(part) == 2 and part.isalpha():
+            return part.upper()
+    return None
+
+
+def normalize_phone(value: str, default_region: str) -> str:
+    """A phone number in E.164 (`+819012345678`); national numbers read in `default_region`."""
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    """A syntactically valid address, domain lower-cased; no DNS lookups."""
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return str(checked.normalized)
+
+
+def address_hash(channel: str, address: str) -> str:
+    """The hash a suppression keeps instead of the address itself.
+
+    Email local parts are compared case-insensitively, as every mailbox provider does.
+    """
+    key = address.strip().lower() if channel == "email" else address.strip()
+    return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
+
+
+def postal_key(address: dict[str, str | None]) -> str:
+    """A postal address as one comparable string: country, postal code and street lines."""
+    parts = (address.get(part) or "" for part in ("country", "postal_code", "line1", "line2"))
+    return "|".join(" ".join(part.split()).lower() for part in parts)

@@ -1,0 +1,95 @@
+"""A contact as clients send it: validated and normalised before anything is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from orchestrator.contact_fields import (
+    PHONE_REGION,
+    check_locale,
+    check_timezone,
+    normalize_email,
+    normalize_phone,
+    region_of_locale,
+)
+
+__all__ = ["ContactUpsert", "PostalAddress"]
+
+
+class PostalAddress(BaseModel):
+    """A postal address for direct mail; a Japanese one puts the 都道府県 in `region`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    recipient: str | None = Field(default=None, max_length=200)
+    postal_code: str = Field(min_length=1, max_length=16)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str | None = Field(default=None, max_length=100)
+    locality: str = Field(min_length=1, max_length=100)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+
+
+class ContactUpsert(BaseModel):
+    """A contact as a client sends it: the fields given are set, the others keep their value.
+
+    National phone numbers (`090-1234-5678`) are read in the region of the contact's
+    locale, else in `PHONE_REGION`; every number is stored in E.164.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: str = Field(min_length=1, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    # `locale` comes before `phone`: its region is where national numbers are read.
+    locale: str | None = None
+    phone: str | None = Field(default=None, max_length=64)
+    address: PostalAddress | None = None
+    social: dict[str, str] | None = None
+    timezone: str | None = None
+    paused_until: AwareDatetime | None = None
+    attributes: dict[str, Any] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        return None if value is None else check_locale(value)
+
+    @field_validator("social")
+    @classmethod
+    def _social(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        problems = [
+            f"network {name!r} must be a lower-case name such as 'linkedin'"
+            for name in value
+            if not (0 < len(name) <= 32 and name.isascii() and name.islower())
+        ]
+        problems += [
+            f"handle for {name!r} must be 1 to 255 characters"
+            for name, handle in value.items()
+            if not 0 < len(handle.strip()) <= 255
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {name: handle.strip() for name, handle in value.items()}
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        region = region_of_locale(info.data.get("locale")) or PHONE_REGION.get()
+        return normalize_phone(value, region)

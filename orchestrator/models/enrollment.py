@@ -1,0 +1,45 @@
+"""An enrollment: one contact's journey through one campaign version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, text
+from sqlmodel import Field, SQLModel
+
+from orchestrator.models.base import id_field, utc_field
+from orchestrator.models.types import BigId, UTCDateTime
+
+__all__ = ["Enrollment"]
+
+
+class Enrollment(SQLModel, table=True):
+    """Where a contact stands in a campaign and when the engine looks at it next."""
+
+    __table_args__ = (
+        # The dispatcher's hot query: active enrollments due by time.
+        Index(
+            "ix_enrollment_due",
+            "next_action_at",
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+        Index("ix_enrollment_contact_id", "contact_id"),
+        Index("ix_enrollment_campaign_state", "campaign_id", "state"),
+    )
+
+    id: int | None = id_field()
+    campaign_id: int = Field(sa_column=Column(BigId, ForeignKey("campaign.id"), nullable=False))
+    campaign_version: int = Field(sa_column=Column(Integer, nullable=False))
+    contact_id: int = Field(sa_column=Column(BigId, ForeignKey("contact.id"), nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    step_id: str | None = Field(default=None, sa_column=Column(String(100)))
+    step_entered_at: datetime | None = utc_field(nullable=True)
+    next_action_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(100)))
+    lease_until: datetime | None = utc_field(nullable=True)
+    variant: str | None = Field(default=None, sa_column=Column(String(100)))
+    exit_reason: str | None = Field(default=None, sa_column=Column(String(64)))
+    created_at: datetime = utc_field()
+    updated_at: datetime = utc_field()
+    finished_at: datetime | None = utc_field(nullable=True)

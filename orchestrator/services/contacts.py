@@ -1,0 +1,196 @@
+"""Use cases on contacts: upsert one or many, read, erase, record consent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.clock import Clock
+from orchestrator.contact_fields import address_hash, postal_key
+from orchestrator.errors import NotFound, problems
+from orchestrator.models import ConsentLog, Contact, ContactUpsert, Suppression
+from orchestrator.models.contact import ConsentStatus
+from orchestrator.store.contacts import WRITABLE_COLUMNS, ContactStore
+from orchestrator.store.suppressions import SuppressionStore
+
+__all__ = [
+    "MAX_BULK_ROWS",
+    "BulkResult",
+    "ConsentChange",
+    "ContactService",
+    "RowError",
+]
+
+#: The most rows one bulk request may carry.
+MAX_BULK_ROWS = 10_000
+
+#: Columns that may not hold NULL: an explicit `null` from a client means "the default".
+_EMPTY_OBJECT_COLUMNS = ("social", "attributes")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row of a bulk request was not stored."""
+
+    index: int
+    external_id: str | None
+    errors: list[dict[str, Any]]
+
+
+@dataclass
+class BulkResult:
+    """What a bulk upsert did: counts, and every rejected row with its reasons."""
+
+    received: int
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+class ConsentChange(BaseModel):
+    """One entry for a contact's consent log: the new status and its proof."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: ConsentStatus
+    source: str = Field(min_length=1, max_length=255, description="who or what recorded it")
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="how: form, call recording, IP, wording shown"
+    )
+
+
+class ContactService:
+    """Contacts in one unit of work: the caller commits or rolls back."""
+
+    def __init__(self, session: AsyncSession, clock: Clock, *, default_timezone: str) -> None:
+        self._contacts = ContactStore(session)
+        self._suppressions = SuppressionStore(session)
+        self._clock = clock
+        self._default_timezone = default_timezone
+
+    async def get(self, contact_id: int) -> Contact:
+        """The contact, or NotFound."""
+        contact = await self._contacts.get(contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} does not exist")
+        return contact
+
+    async def page(
+        self, *, external_id: str | None, after: int | None, limit: int
+    ) -> list[Contact]:
+        """Up to `limit` contacts in id order after `after` (a page of the list)."""
+        return await self._contacts.page(external_id=external_id, after=after, limit=limit)
+
+    async def upsert(self, payload: ContactUpsert) -> tuple[Contact, bool]:
+        """Create or update the contact by `external_id`; True if it was created."""
+        result = await self._write([payload])
+        contact = await self._contacts.get_by_external_id(payload.external_id)
+        assert contact is not None
+        return contact, result.created == 1
+
+    async def bulk_upsert(self, rows: Sequence[object]) -> BulkResult:
+        """Validate every row; store the good ones and report the bad ones by index.
+
+        A row repeated in one request is merged field by field, later rows winning.
+        """
+        valid: list[ContactUpsert] = []
+        errors: list[RowError] = []
+        for index, row in enumerate(rows):
+            try:
+                valid.append(ContactUpsert.model_validate(row))
+            except ValidationError as exc:
+                external_id = row.get("external_id") if isinstance(row, dict) else None
+                errors.append(
+                    RowError(
+                        index=index,
+                        external_id=external_id if isinstance(external_id, str) else None,
+                        errors=problems(exc.errors(include_url=False, include_input=False)),
+                    )
+                )
+        result = await self._write(valid)
+        result.received = len(rows)
+        result.errors = errors
+        return result
+
+    async def _write(self, payloads: Sequence[ContactUpsert]) -> BulkResult:
+        now = self._clock.now()
+        merged: dict[str, dict[str, Any]] = {}
+        for payload in payloads:
+            given = payload.model_dump(exclude_unset=True)
+            merged.setdefault(payload.external_id, {}).update(given)
+        existing = await self._contacts.ids_by_external_id(merged.keys())
+
+        # Rows that set the same columns share one statement (a CRM export: all of them).
+        by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for given in merged.values():
+            by_shape.setdefault(frozenset(given), []).append(self._full_row(given, now))
+        for columns, rows in by_shape.items():
+            await self._contacts.upsert(rows, update_columns=[*sorted(columns), "updated_at"])
+        created = len(merged.keys() - existing.keys())
+        return BulkResult(received=len(payloads), created=created, updated=len(merged) - created)
+
+    def _full_row(self, given: dict[str, Any], now: datetime) -> dict[str, Any]:
+        row: dict[str, Any] = dict.fromkeys(WRITABLE_COLUMNS)
+        row.update(given)
+        for column in _EMPTY_OBJECT_COLUMNS:
+            if row[column] is None:
+                row[column] = {}
+        if row["timezone"] is None:
+            row["timezone"] = self._default_timezone
+        row.update(consent={}, created_at=now, updated_at=now, erased_at=None)
+        return row
+
+    async def erase(self, contact_id: int) -> None:
+        """Erase a contact's personal data; what suppressed them stays, as address hashes."""
+        contact = await self.get(contact_id)
+        now = self._clock.now()
+        kept = [
+            Suppression(
+                channel=channel,
+                address_hash=address_hash(channel, address),
+                reason=suppression.reason,
+                source="erasure",
+                created_at=now,
+            )
+            for suppression in await self._contacts.contact_suppressions(contact_id)
+            for channel, address in _addresses(contact)
+            if suppression.channel in ("*", channel)
+        ]
+        await self._suppressions.add_many(kept)
+        await self._contacts.erase(contact_id, now)
+
+    async def record_consent(
+        self, contact_id: int, channel: str, change: ConsentChange
+    ) -> ConsentLog:
+        """Append to the consent log and make it the contact's current consent for `channel`."""
+        contact = await self.get(contact_id)
+        now = self._clock.now()
+        entry = ConsentLog(
+            contact_id=contact_id,
+            channel=channel,
+            status=change.status,
+            source=change.source,
+            evidence=change.evidence,
+            recorded_at=now,
+        )
+        self._contacts.append_consent(entry)
+        await self._contacts.set_consent(contact, channel, change.status, now)
+        return entry
+
+
+def _addresses(contact: Contact) -> list[tuple[str, str]]:
+    """Every (channel, address) at which the contact can be reached."""
+    found: list[tuple[str, str]] = []
+    if contact.email:
+        found.append(("email", contact.email))
+    if contact.phone:
+        found.append(("phone", contact.phone))
+    if contact.address:
+        found.append(("dm", postal_key(contact.address)))
+    found += [("sns", f"{network}:{handle}") for network, handle in contact.social.items()]
+    return found

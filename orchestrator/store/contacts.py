@@ -1,0 +1,152 @@
+"""All SQL about contacts, their consent log and suppressions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.models import ConsentLog, Contact, Enrollment, Suppression
+from orchestrator.store.upsert import insert
+
+__all__ = ["ContactStore"]
+
+#: Columns a client may set; the rest belong to Kizuna.
+WRITABLE_COLUMNS = (
+    "external_id",
+    "email",
+    "phone",
+    "address",
+    "social",
+    "timezone",
+    "locale",
+    "paused_until",
+    "attributes",
+)
+
+_contact = Contact.__table__  # type: ignore[attr-defined]
+
+
+class ContactStore:
+    """Reads and writes contacts in the session's transaction; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, contact_id: int) -> Contact | None:
+        """The contact with this id, unless it was erased."""
+        contact = await self._session.get(Contact, contact_id)
+        return None if contact is None or contact.erased_at is not None else contact
+
+    async def get_by_external_id(self, external_id: str) -> Contact | None:
+        """The contact the CRM knows by `external_id`."""
+        result = await self._session.exec(
+            select(Contact).where(col(Contact.external_id) == external_id)
+        )
+        return result.first()
+
+    async def page(
+        self, *, external_id: str | None, after: int | None, limit: int
+    ) -> list[Contact]:
+        """Live contacts in id order after `after`, optionally only the one with `external_id`."""
+        query = select(Contact).where(col(Contact.erased_at).is_(None))
+        if external_id is not None:
+            query = query.where(col(Contact.external_id) == external_id)
+        if after is not None:
+            query = query.where(col(Contact.id) > after)
+        result = await self._session.exec(query.order_by(col(Contact.id)).limit(limit))
+        return list(result)
+
+    async def ids_by_external_id(self, external_ids: Collection[str]) -> dict[str, int]:
+        """Which of `external_ids` exist already, with their ids."""
+        if not external_ids:
+            return {}
+        result = await self._session.exec(
+            select(Contact.external_id, Contact.id).where(
+                col(Contact.external_id).in_(list(external_ids))
+            )
+        )
+        return {
+            external_id: contact_id
+            for external_id, contact_id in result
+            if external_id is not None and contact_id is not None
+        }
+
+    async def upsert(self, rows: Sequence[dict[str, Any]], update_columns: Collection[str]) -> None:
+        """Insert `rows` (all columns given), or set `update_columns` where `external_id` exists.
+
+        One statement for the batch; the database resolves races on `external_id`.
+        """
+        if not rows:
+            return
+        statement = insert(self._session, _contact)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_contact.c.external_id],
+            set_={column: statement.excluded[column] for column in update_columns},
+        )
+        await self._session.exec(statement, params=list(rows))
+
+    async def erase(self, contact_id: int, now: datetime) -> None:
+        """Remove every personal field of the contact and end its journeys."""
+        await self._session.exec(
+            update(_contact)
+            .where(_contact.c.id == contact_id)
+            .values(
+                external_id=None,
+                email=None,
+                phone=None,
+                address=None,
+                social={},
+                locale=None,
+                attributes={},
+                paused_until=None,
+                updated_at=now,
+                erased_at=now,
+            )
+        )
+        await self._session.exec(
+            update(ConsentLog)
+            .where(col(ConsentLog.contact_id) == contact_id)
+            .values(evidence={"erased": True})
+        )
+        await self._session.exec(
+            update(Enrollment)
+            .where(col(Enrollment.contact_id) == contact_id, col(Enrollment.state) == "active")
+            .values(
+                state="exited",
+                exit_reason="erased",
+                next_action_at=None,
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+
+    async def set_consent(self, contact: Contact, channel: str, status: str, now: datetime) -> None:
+        """Mirror the newest consent of `channel` on the contact row."""
+        contact.consent = {**contact.consent, channel: status}
+        contact.updated_at = now
+        self._session.add(contact)
+
+    def append_consent(self, entry: ConsentLog) -> None:
+        """Add an entry to the append-only consent log."""
+        self._session.add(entry)
+
+    async def consent_log(self, contact_id: int) -> list[ConsentLog]:
+        """The contact's consent log, oldest first."""
+        result = await self._session.exec(
+            select(ConsentLog)
+            .where(col(ConsentLog.contact_id) == contact_id)
+            .order_by(col(ConsentLog.recorded_at), col(ConsentLog.id))
+        )
+        return list(result)
+
+    async def contact_suppressions(self, contact_id: int) -> list[Suppression]:
+        """Suppressions recorded against the contact itself (not an address)."""
+        result = await self._session.exec(
+            select(Suppression).where(col(Suppression.contact_id) == contact_id)
+        )
+        return list(result)

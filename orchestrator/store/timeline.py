@@ -1,0 +1,57 @@
+"""The queries behind a contact's timeline: touches, events and consent changes by time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.models import ConsentLog, Event, Touch
+
+__all__ = ["KINDS", "RANK", "Position", "TimelineStore"]
+
+#: Entry kinds with their table and time column, in tie-break order: at the same instant
+#: a later kind comes first.
+KINDS: dict[str, tuple[type[SQLModel], str]] = {
+    "consent": (ConsentLog, "recorded_at"),
+    "event": (Event, "occurred_at"),
+    "touch": (Touch, "created_at"),
+}
+RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+
+#: A place in the timeline: (instant, kind, id); pages hold what comes strictly after it.
+Position = tuple[datetime, str, int]
+
+
+class TimelineStore:
+    """Newest-first pages of each kind of timeline entry, for one contact."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def page(
+        self, kind: str, contact_id: int, before: Position | None, limit: int
+    ) -> list[Any]:
+        """Up to `limit` entries of `kind`, newest first, that sort after `before`."""
+        model, time_attribute = KINDS[kind]
+        at = col(getattr(model, time_attribute))
+        row_id = col(model.id)  # type: ignore[attr-defined]
+        query = select(model).where(col(model.contact_id) == contact_id)  # type: ignore[attr-defined]
+        if before is not None:
+            query = query.where(_after(at, row_id, RANK[kind], before))
+        result = await self._session.exec(query.order_by(at.desc(), row_id.desc()).limit(limit))
+        return list(result)
+
+
+def _after(at: Any, row_id: Any, rank: int, before: Position) -> ColumnElement[bool]:
+    """Rows sorting after `before` in (time desc, kind rank desc, id desc) order."""
+    before_at, before_kind, before_id = before
+    before_rank = RANK[before_kind]
+    if rank < before_rank:
+        return at <= before_at  # type: ignore[no-any-return]
+    if rank > before_rank:
+        return at < before_at  # type: ignore[no-any-return]
+    return or_(at < before_at, and_(at == before_at, row_id < before_id))
