@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -11,6 +12,7 @@ from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, RequestContext
 from app.routers import contacts, health, keys
 from app.runtime import start_runtime
+from app.schemas.problems import problems_as_problem_json
 from app.settings import Settings, get_settings
 from orchestrator.clock import Clock, SystemClock
 
@@ -46,4 +48,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(keys.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_as_problem_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -19,6 +19,7 @@ __all__ = ["BodySizeLimit", "RequestContext"]
 
 _access_log = logging.getLogger("kizuna.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_CONVERTOR = re.compile(r":\w+}")  # `{contact_id:int}` is labelled `{contact_id}`
 
 
 class RequestContext:
@@ -48,7 +49,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = _CONVERTOR.sub("}", getattr(scope.get("route"), "path", "unmatched"))
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_SECONDS.labels(method, route).observe(elapsed)

@@ -8,7 +8,7 @@ from alembic.config import Config
 
 from alembic import command
 
-__all__ = ["migrate"]
+__all__ = ["alembic_config", "migrate"]
 
 
 def _project_root() -> Path:
@@ -18,11 +18,16 @@ def _project_root() -> Path:
     return checkout if (checkout / "alembic.ini").is_file() else Path.cwd()
 
 
-def migrate(database_url: str, revision: str = "head") -> None:
-    """Bring the database at `database_url` to `revision`."""
+def alembic_config(database_url: str) -> Config:
+    """Alembic's configuration for the database at `database_url`."""
     root = _project_root()
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "alembic"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = False
-    command.upgrade(config, revision)
+    return config
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Bring the database at `database_url` up to `revision`."""
+    command.upgrade(alembic_config(database_url), revision)

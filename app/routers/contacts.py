@@ -17,6 +17,7 @@ from app.schemas.contacts import (
     ContactPublic,
     RowProblem,
 )
+from app.schemas.problems import problem_responses
 from app.schemas.timeline import Timeline, entry_schema
 from channels.registry import channel_names
 from orchestrator.errors import NotFound
@@ -25,7 +26,10 @@ from orchestrator.services.contacts import MAX_BULK_ROWS, ConsentChange, Contact
 from orchestrator.services.timeline import TimelineService
 
 router = APIRouter(
-    prefix="/v1/contacts", tags=["contacts"], dependencies=[Depends(contact_validation)]
+    prefix="/v1/contacts",
+    tags=["contacts"],
+    dependencies=[Depends(contact_validation)],
+    responses=problem_responses(400, 401, 403, 422),
 )
 
 ContactId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Kizuna's id of the contact")]
@@ -43,7 +47,7 @@ ServiceDep = Annotated[ContactService, Depends(_service)]
 @router.post(
     "",
     response_model=ContactPublic,
-    responses={201: {"model": ContactPublic, "description": "created"}},
+    responses={201: {"model": ContactPublic, "description": "created"}, **problem_responses(413)},
     summary="Upsert one contact by external_id",
 )
 async def upsert_contact(
@@ -77,6 +81,7 @@ _BULK_BODY: dict[str, Any] = {
     "/bulk",
     response_model=BulkUpsertResult,
     openapi_extra={"requestBody": _BULK_BODY},
+    responses=problem_responses(413, 415),
     summary="Upsert up to 10,000 contacts",
 )
 async def bulk_upsert_contacts(
@@ -105,7 +110,7 @@ async def bulk_upsert_contacts(
 async def list_contacts(
     service: ServiceDep,
     _key: CampaignsKey,
-    external_id: Annotated[str | None, Query(max_length=255)] = None,
+    external_id: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ContactList:
@@ -118,7 +123,12 @@ async def list_contacts(
     )
 
 
-@router.get("/{contact_id}", response_model=ContactPublic, summary="Read a contact")
+@router.get(
+    "/{contact_id:int}",
+    response_model=ContactPublic,
+    responses=problem_responses(404),
+    summary="Read a contact",
+)
 async def get_contact(
     contact_id: ContactId, service: ServiceDep, _key: CampaignsKey
 ) -> ContactPublic:
@@ -126,15 +136,21 @@ async def get_contact(
     return ContactPublic.model_validate(await service.get(contact_id))
 
 
-@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Erase a contact")
+@router.delete(
+    "/{contact_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+    summary="Erase a contact",
+)
 async def erase_contact(contact_id: ContactId, service: ServiceDep, _key: CampaignsKey) -> None:
     """Remove the contact's personal data; suppressions stay, as hashes of its addresses."""
     await service.erase(contact_id)
 
 
 @router.put(
-    "/{contact_id}/consent/{channel}",
+    "/{contact_id:int}/consent/{channel}",
     response_model=ConsentEntryPublic,
+    responses=problem_responses(404, 413),
     summary="Record consent for a channel",
 )
 async def record_consent(
@@ -151,7 +167,12 @@ async def record_consent(
     return ConsentEntryPublic.model_validate(entry)
 
 
-@router.get("/{contact_id}/timeline", response_model=Timeline, summary="A contact's history")
+@router.get(
+    "/{contact_id:int}/timeline",
+    response_model=Timeline,
+    responses=problem_responses(404),
+    summary="A contact's history",
+)
 async def timeline(
     contact_id: ContactId,
     session: SessionDep,

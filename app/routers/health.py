@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from app.deps import RuntimeDep
 from app.errors import problem_response
+from app.schemas.problems import problem_responses
 
 router = APIRouter(tags=["operations"])
 
@@ -19,7 +20,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is down"}})
+@router.get("/readyz", responses=problem_responses(503))
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """The database answers."""
     try:

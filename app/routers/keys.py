@@ -9,9 +9,12 @@ from fastapi import APIRouter, Depends, Path, status
 from app.auth import AdminKey
 from app.deps import RuntimeDep, SessionDep
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from app.schemas.problems import problem_responses
 from orchestrator.services.api_keys import ApiKeyService
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(
+    prefix="/v1/keys", tags=["keys"], responses=problem_responses(400, 401, 403, 422)
+)
 
 
 def _service(session: SessionDep, runtime: RuntimeDep) -> ApiKeyService:
@@ -22,7 +25,12 @@ ServiceDep = Annotated[ApiKeyService, Depends(_service)]
 KeyId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(413),
+)
 async def create_key(payload: ApiKeyCreate, service: ServiceDep, _key: AdminKey) -> ApiKeyCreated:
     """Make a key; its secret is in `key`, shown only in this answer."""
     record, secret = await service.create(payload.name, payload.scopes)
@@ -35,7 +43,7 @@ async def list_keys(service: ServiceDep, _key: AdminKey) -> list[ApiKeyPublic]:
     return [ApiKeyPublic.model_validate(record) for record in await service.list()]
 
 
-@router.delete("/{key_id}", response_model=ApiKeyPublic)
+@router.delete("/{key_id:int}", response_model=ApiKeyPublic, responses=problem_responses(404))
 async def revoke_key(key_id: KeyId, service: ServiceDep, _key: AdminKey) -> ApiKeyPublic:
     """Revoke a key: it stops working at once; the record stays for the audit trail."""
     return ApiKeyPublic.model_validate(await service.revoke(key_id))

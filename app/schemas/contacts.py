@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas.problems import ProblemDetail
 from orchestrator.models import PostalAddress
 from orchestrator.models.contact import ConsentStatus
 
@@ -15,7 +16,6 @@ __all__ = [
     "ConsentEntryPublic",
     "ContactList",
     "ContactPublic",
-    "Problem",
     "RowProblem",
 ]
 
@@ -47,20 +47,12 @@ class ContactList(BaseModel):
     next_after: int | None
 
 
-class Problem(BaseModel):
-    """One validation problem: where (`loc`) and what (`msg`, `type`)."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
 class RowProblem(BaseModel):
     """A rejected row of a bulk request: its position, its key if readable, its problems."""
 
     index: int = Field(description="0-based position of the row (NDJSON: the line)")
     external_id: str | None
-    errors: list[Problem]
+    errors: list[ProblemDetail]
 
 
 class BulkUpsertResult(BaseModel):

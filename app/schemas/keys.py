@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.models.checks import reject_nul
 from orchestrator.services.api_keys import Scope
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic"]
@@ -18,6 +20,11 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
 
 
 class ApiKeyPublic(BaseModel):

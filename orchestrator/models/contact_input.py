@@ -14,6 +14,7 @@ from orchestrator.contact_fields import (
     normalize_phone,
     region_of_locale,
 )
+from orchestrator.models.checks import reject_nul
 
 __all__ = ["ContactUpsert", "PostalAddress"]
 
@@ -22,6 +23,11 @@ class PostalAddress(BaseModel):
     """A postal address for direct mail; a Japanese one puts the 都道府県 in `region`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
 
     recipient: str | None = Field(default=None, max_length=200)
     postal_code: str = Field(min_length=1, max_length=16)
@@ -51,6 +57,11 @@ class ContactUpsert(BaseModel):
     timezone: str | None = None
     paused_until: AwareDatetime | None = None
     attributes: dict[str, Any] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
 
     @field_validator("email")
     @classmethod

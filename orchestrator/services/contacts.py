@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash, postal_key
 from orchestrator.errors import NotFound, problems
 from orchestrator.models import ConsentLog, Contact, ContactUpsert, Suppression
+from orchestrator.models.checks import reject_nul
 from orchestrator.models.contact import ConsentStatus
 from orchestrator.store.contacts import WRITABLE_COLUMNS, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
@@ -62,6 +63,11 @@ class ConsentChange(BaseModel):
     evidence: dict[str, Any] = Field(
         default_factory=dict, description="how: form, call recording, IP, wording shown"
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
 
 
 class ContactService:
@@ -123,15 +129,16 @@ class ContactService:
         for payload in payloads:
             given = payload.model_dump(exclude_unset=True)
             merged.setdefault(payload.external_id, {}).update(given)
-        existing = await self._contacts.ids_by_external_id(merged.keys())
-
         # Rows that set the same columns share one statement (a CRM export: all of them).
+        # Sorted by key, so concurrent upserts lock rows in one order and cannot deadlock.
         by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for given in merged.values():
+        for _, given in sorted(merged.items()):
             by_shape.setdefault(frozenset(given), []).append(self._full_row(given, now))
+        created = 0
         for columns, rows in by_shape.items():
-            await self._contacts.upsert(rows, update_columns=[*sorted(columns), "updated_at"])
-        created = len(merged.keys() - existing.keys())
+            created += await self._contacts.upsert(
+                rows, update_columns=[*sorted(columns), "updated_at"]
+            )
         return BulkResult(received=len(payloads), created=created, updated=len(merged) - created)
 
     def _full_row(self, given: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import literal_column, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,19 +76,30 @@ class ContactStore:
             if external_id is not None and contact_id is not None
         }
 
-    async def upsert(self, rows: Sequence[dict[str, Any]], update_columns: Collection[str]) -> None:
-        """Insert `rows` (all columns given), or set `update_columns` where `external_id` exists.
+    async def upsert(self, rows: Sequence[dict[str, Any]], update_columns: Collection[str]) -> int:
+        """Insert `rows` (all columns given), or set `update_columns` where `external_id` exists;
+        the number inserted.
 
         One statement for the batch; the database resolves races on `external_id`.
         """
         if not rows:
-            return
+            return 0
         statement = insert(self._session, _contact)
         statement = statement.on_conflict_do_update(
             index_elements=[_contact.c.external_id],
             set_={column: statement.excluded[column] for column in update_columns},
         )
+        if self._session.sync_session.get_bind().dialect.name == "postgresql":
+            # xmax is 0 on a row version this statement inserted, not on one it updated.
+            result = await self._session.exec(
+                statement.returning(literal_column("xmax = 0")), params=list(rows)
+            )
+            return sum(1 for (inserted,) in result if inserted)
+        # SQLite: the transaction holds the write lock since BEGIN IMMEDIATE, so what
+        # exists now is what exists when the statement runs.
+        existing = await self.ids_by_external_id([row["external_id"] for row in rows])
         await self._session.exec(statement, params=list(rows))
+        return len(rows) - len(existing)
 
     async def erase(self, contact_id: int, now: datetime) -> None:
         """Remove every personal field of the contact and end its journeys."""
