@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -25,9 +27,13 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     secret_key: str
+    #: Processes that validate large bulk requests; None validates in this process.
+    bulk_pool: ProcessPoolExecutor | None = None
 
     async def close(self) -> None:
-        """Close every pooled database connection."""
+        """Stop the bulk validation processes and close every pooled database connection."""
+        if self.bulk_pool is not None:
+            self.bulk_pool.shutdown(cancel_futures=True)
         await self.engine.dispose()
 
 
@@ -50,4 +56,11 @@ async def start_runtime(settings: Settings, clock: Clock) -> Runtime:
     except BaseException:
         await engine.dispose()
         raise
-    return Runtime(settings, engine, sessions, clock, secret_key)
+    bulk_pool = None
+    if settings.bulk_processes:
+        # Processes start on first use; "spawn" because forking a process that runs an
+        # event loop and database threads is unsafe.
+        bulk_pool = ProcessPoolExecutor(
+            settings.bulk_processes, mp_context=multiprocessing.get_context("spawn")
+        )
+    return Runtime(settings, engine, sessions, clock, secret_key, bulk_pool)

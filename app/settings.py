@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from functools import lru_cache
 from typing import Literal
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     sns_bridge_secret: SecretStr | None = None
 
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    bulk_processes: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0, le=64)
     log_level: str = "INFO"
 
     @field_validator("default_timezone")

@@ -37,7 +37,11 @@ ContactId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Kizuna's id of 
 
 def _service(session: SessionDep, runtime: RuntimeDep) -> ContactService:
     return ContactService(
-        session, runtime.clock, default_timezone=runtime.settings.default_timezone
+        session,
+        runtime.clock,
+        default_timezone=runtime.settings.default_timezone,
+        pool=runtime.bulk_pool,
+        pool_size=runtime.settings.bulk_processes,
     )
 
 

@@ -15,8 +15,9 @@ __all__ = ["BigId", "Json", "UTCDateTime"]
 #: A 64-bit key; SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-#: JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
-Json = JSON().with_variant(JSONB(), "postgresql")
+#: JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite; Python's
+#: None is SQL NULL, never the JSON `null`.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

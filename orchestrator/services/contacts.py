@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
-from orchestrator.contact_fields import address_hash, postal_key
-from orchestrator.errors import NotFound, problems
+from orchestrator.contact_fields import PHONE_REGION, address_hash, postal_key
+from orchestrator.contact_validation import RowError, ValidatedRows, validate_rows
+from orchestrator.errors import NotFound
 from orchestrator.models import ConsentLog, Contact, ContactUpsert, Suppression
 from orchestrator.models.checks import reject_nul
 from orchestrator.models.contact import ConsentStatus
@@ -30,27 +33,21 @@ __all__ = [
 #: The most rows one bulk request may carry.
 MAX_BULK_ROWS = 10_000
 
+#: Below this many rows a bulk request is validated in-process: a pool round trip costs more.
+POOL_MIN_ROWS = 1_000
+
 #: Columns that may not hold NULL: an explicit `null` from a client means "the default".
 _EMPTY_OBJECT_COLUMNS = ("social", "attributes")
 
 
 @dataclass(frozen=True)
-class RowError:
-    """Why one row of a bulk request was not stored."""
-
-    index: int
-    external_id: str | None
-    errors: list[dict[str, Any]]
-
-
-@dataclass
 class BulkResult:
     """What a bulk upsert did: counts, and every rejected row with its reasons."""
 
     received: int
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    created: int
+    updated: int
+    errors: list[RowError]
 
 
 class ConsentChange(BaseModel):
@@ -73,11 +70,21 @@ class ConsentChange(BaseModel):
 class ContactService:
     """Contacts in one unit of work: the caller commits or rolls back."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, *, default_timezone: str) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        *,
+        default_timezone: str,
+        pool: Executor | None = None,
+        pool_size: int = 1,
+    ) -> None:
         self._contacts = ContactStore(session)
         self._suppressions = SuppressionStore(session)
         self._clock = clock
         self._default_timezone = default_timezone
+        self._pool = pool
+        self._pool_size = pool_size
 
     async def get(self, contact_id: int) -> Contact:
         """The contact, or NotFound."""
@@ -94,41 +101,50 @@ class ContactService:
 
     async def upsert(self, payload: ContactUpsert) -> tuple[Contact, bool]:
         """Create or update the contact by `external_id`; True if it was created."""
-        result = await self._write([payload])
+        created = await self._write([payload.model_dump(exclude_unset=True)])
         contact = await self._contacts.get_by_external_id(payload.external_id)
         assert contact is not None
-        return contact, result.created == 1
+        return contact, created == 1
 
     async def bulk_upsert(self, rows: Sequence[object]) -> BulkResult:
         """Validate every row; store the good ones and report the bad ones by index.
 
         A row repeated in one request is merged field by field, later rows winning.
         """
-        valid: list[ContactUpsert] = []
-        errors: list[RowError] = []
-        for index, row in enumerate(rows):
-            try:
-                valid.append(ContactUpsert.model_validate(row))
-            except ValidationError as exc:
-                external_id = row.get("external_id") if isinstance(row, dict) else None
-                errors.append(
-                    RowError(
-                        index=index,
-                        external_id=external_id if isinstance(external_id, str) else None,
-                        errors=problems(exc.errors(include_url=False, include_input=False)),
-                    )
-                )
-        result = await self._write(valid)
-        result.received = len(rows)
-        result.errors = errors
-        return result
+        validated = await self._validate(rows)
+        contacts = [contact for part in validated for contact in part.contacts]
+        created = await self._write(contacts)
+        unique = len({contact["external_id"] for contact in contacts})
+        return BulkResult(
+            received=len(rows),
+            created=created,
+            updated=unique - created,
+            errors=[error for part in validated for error in part.errors],
+        )
 
-    async def _write(self, payloads: Sequence[ContactUpsert]) -> BulkResult:
+    async def _validate(self, rows: Sequence[object]) -> list[ValidatedRows]:
+        region = PHONE_REGION.get()
+        if self._pool is None or len(rows) < POOL_MIN_ROWS:
+            return [validate_rows(rows, 0, region)]
+        # Validation is CPU work (libphonenumber most of it): large batches are split over
+        # the pool's processes, which keeps the event loop free and uses every core.
+        size = -(-len(rows) // self._pool_size)
+        loop = asyncio.get_running_loop()
+        return await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    self._pool, validate_rows, rows[start : start + size], start, region
+                )
+                for start in range(0, len(rows), size)
+            )
+        )
+
+    async def _write(self, contacts: Sequence[dict[str, Any]]) -> int:
+        """Upsert validated contacts (the fields each sets); the number created."""
         now = self._clock.now()
         merged: dict[str, dict[str, Any]] = {}
-        for payload in payloads:
-            given = payload.model_dump(exclude_unset=True)
-            merged.setdefault(payload.external_id, {}).update(given)
+        for given in contacts:
+            merged.setdefault(given["external_id"], {}).update(given)
         # Rows that set the same columns share one statement (a CRM export: all of them).
         # Sorted by key, so concurrent upserts lock rows in one order and cannot deadlock.
         by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
@@ -139,7 +155,7 @@ class ContactService:
             created += await self._contacts.upsert(
                 rows, update_columns=[*sorted(columns), "updated_at"]
             )
-        return BulkResult(received=len(payloads), created=created, updated=len(merged) - created)
+        return created
 
     def _full_row(self, given: dict[str, Any], now: datetime) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(WRITABLE_COLUMNS)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
 
+from orchestrator.models import Contact
 from tests.factories import contact_payload
 
 pytestmark = pytest.mark.asyncio
@@ -212,3 +215,13 @@ async def test_consent_for_an_unknown_contact_is_404(client):
         "/v1/contacts/424242/consent/email", json={"status": "opted_in", "source": "x"}
     )
     assert_problem(response, 404)
+
+
+async def test_an_absent_address_is_stored_as_sql_null_not_json_null(client, sessions):
+    await client.post("/v1/contacts/bulk", json=[contact_payload(), contact_payload()])
+    await client.post("/v1/contacts", json=contact_payload())
+    async with sessions() as session:
+        result = await session.exec(
+            select(func.count()).select_from(Contact).where(col(Contact.address).is_(None))
+        )
+        assert result.one() == 3

@@ -121,3 +121,26 @@ async def test_concurrent_bulk_requests_for_the_same_new_contacts_both_succeed(c
     updated = first.json()["updated"] + second.json()["updated"]
     assert (created, updated) == (200, 200)
     assert await contact_count(client) == 200
+
+
+@pytest.fixture
+def settings(settings):
+    """Large requests are validated in two worker processes."""
+    return settings.model_copy(update={"bulk_processes": 2})
+
+
+async def test_a_large_request_is_validated_across_processes_with_rows_numbered_in_order(
+    client,
+):
+    rows = [contact_payload(external_id=f"big-{i}") for i in range(2_500)]
+    bad = {7: {"email": "x@"}, 1_300: {"timezone": "Nowhere"}, 2_499: {"phone": "1"}}
+    for index, change in bad.items():
+        rows[index] |= change
+    response = await client.post("/v1/contacts/bulk", json=rows)
+    body = response.json()
+    assert (body["received"], body["created"], body["failed"]) == (2_500, 2_497, 3)
+    assert [(e["index"], e["external_id"]) for e in body["errors"]] == [
+        (index, f"big-{index}") for index in bad
+    ]
+    stored = (await client.get("/v1/contacts", params={"external_id": "big-1299"})).json()
+    assert stored["items"][0]["phone"].startswith("+8190")
