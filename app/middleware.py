@@ -49,12 +49,24 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _CONVERTOR.sub("}", getattr(scope.get("route"), "path", "unmatched"))
+            route = _route_label(scope, status)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_SECONDS.labels(method, route).observe(elapsed)
             _access_log.info("%s %s %d %.1fms", method, route, status, elapsed * 1000)
             REQUEST_ID.reset(token)
+
+
+def _route_label(scope: Scope, status: int) -> str:
+    """The route template (`/v1/contacts/{contact_id}`), never a raw id-bearing path.
+
+    Starlette's own routes (the docs) leave no template behind; their paths are fixed and
+    few, so they label themselves. Anything else unmatched is one label, whatever its path.
+    """
+    route = scope.get("route")
+    if route is not None:
+        return _CONVERTOR.sub("}", route.path)
+    return str(scope["path"]) if status < 400 else "unmatched"
 
 
 class _TooLarge(HTTPException):
