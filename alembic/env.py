@@ -7,10 +7,10 @@ import os
 from logging.config import fileConfig
 from typing import Any, Literal
 
+from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from app.database import create_engine
 from orchestrator.models import metadata
 from orchestrator.models.types import UTCDateTime

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from typing import Annotated, cast
 
 import typer
@@ -20,6 +22,8 @@ from orchestrator.services.api_keys import SCOPES, ApiKeyService, Scope
 
 __all__ = ["main"]
 
+_log = logging.getLogger("kizuna.cli")
+
 cli = typer.Typer(help="Kizuna: multichannel campaigns under one contact-frequency policy.")
 keys_cli = typer.Typer(help="Manage API keys.")
 cli.add_typer(keys_cli, name="keys")
@@ -30,12 +34,36 @@ def serve(
     host: Annotated[str | None, typer.Option(help="default: KIZUNA_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: KIZUNA_PORT")] = None,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API and the engine (dispatcher, outbox, schedules) in one process."""
     settings = get_settings()
     configure_logging(settings.log_level)
     host, port = host or settings.host, port or settings.port
     typer.echo(f"Kizuna on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    app = create_app(settings, run_engine=True)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command()
+def dispatch() -> None:
+    """Run the engine alone: extra dispatcher processes over the same PostgreSQL."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(_dispatch(settings))
+
+
+async def _dispatch(settings: Settings) -> None:
+    runtime = await start_runtime(settings, SystemClock())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    runtime.start_engine()
+    _log.info("dispatching; SIGTERM stops after the passes in flight")
+    try:
+        await stop.wait()
+    finally:
+        await runtime.close()
+        _log.info("stopped")
 
 
 @cli.command()

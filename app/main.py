@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, RequestContext
-from app.routers import contacts, health, keys
+from app.routers import campaigns, contacts, events, health, keys, tasks
 from app.runtime import start_runtime
 from app.schemas.problems import problems_as_problem_json
 from app.settings import Settings, get_settings
@@ -27,8 +27,11 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are `application/pro
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """A Kizuna API application; it connects to the database when its lifespan starts."""
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, run_engine: bool = False
+) -> FastAPI:
+    """A Kizuna API application; it connects to the database when its lifespan starts and,
+    with `run_engine`, runs the dispatcher, the outbox and the schedules beside the API."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
 
@@ -36,6 +39,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(settings, clock)
         app.state.runtime = runtime
+        if run_engine:
+            runtime.start_engine()
         try:
             yield
         finally:
@@ -45,6 +50,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contacts.router)
+    app.include_router(campaigns.router)
+    app.include_router(tasks.router)
+    app.include_router(events.router)
     app.include_router(keys.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

@@ -1,39 +1,93 @@
-"""What one process holds while it runs: settings, the engine, the clock, the signing secret."""
+"""What one process holds while it runs: settings, the engine, the clock, the signing secret,
+the channel adapters and, in `serve` and `dispatch`, the engine's scheduler."""
 
 from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.database import create_engine, create_sessionmaker
+from app.channels import build_channels
+from app.database import create_engine, create_sessionmaker, is_sqlite
 from app.settings import Settings
+from channels.base import Channel
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
+from orchestrator.dispatcher import Dispatcher
+from orchestrator.outbox import Outbox
+from orchestrator.scheduler import EngineScheduler
+from orchestrator.schedules import ScheduleRunner
 from orchestrator.services.api_keys import ApiKeyService
 from orchestrator.services.installation import ensure_secret_key
 
 __all__ = ["Runtime", "start_runtime"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Runtime:
-    """The process's shared parts, built once at start and disposed at stop."""
+    """The process's shared parts, built once at start and closed at stop."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     secret_key: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    catalog: CampaignCatalog = field(default_factory=CampaignCatalog)
     #: Processes that validate large bulk requests; None validates in this process.
     bulk_pool: ProcessPoolExecutor | None = None
+    #: The engine's jobs, when this process runs them.
+    scheduler: EngineScheduler | None = None
+
+    def dispatcher(self) -> Dispatcher:
+        """A dispatcher over this process's database and channels."""
+        return Dispatcher(
+            self.sessions,
+            self.clock,
+            self.channels,
+            catalog=self.catalog,
+            on_queued=self._wake_outbox,
+        )
+
+    def outbox(self) -> Outbox:
+        """An outbox over this process's database and channels."""
+        return Outbox(self.sessions, self.clock, self.channels)
+
+    def wake(self) -> None:
+        """New work is due: run the dispatcher now, if this process runs it."""
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
+    def _wake_outbox(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.wake_outbox()
+
+    def start_engine(self) -> EngineScheduler:
+        """Run the dispatcher, the outbox, schedules and the lease reaper in this process."""
+        listen = None if is_sqlite(self.settings.database_url) else self.settings.database_url
+        self.scheduler = EngineScheduler(
+            self.sessions,
+            self.clock,
+            self.dispatcher(),
+            self.outbox(),
+            ScheduleRunner(self.sessions, self.clock, self.catalog),
+            interval=self.settings.dispatch_interval,
+            listen_url=listen,
+        )
+        self.scheduler.start()
+        return self.scheduler
 
     async def close(self) -> None:
-        """Stop the bulk validation processes and close every pooled database connection."""
+        """Let engine passes in flight finish, then release processes, adapters, connections."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.bulk_pool is not None:
             self.bulk_pool.shutdown(cancel_futures=True)
+        for channel in self.channels.values():
+            await channel.close()
         await self.engine.dispose()
 
 
@@ -63,4 +117,12 @@ async def start_runtime(settings: Settings, clock: Clock) -> Runtime:
         bulk_pool = ProcessPoolExecutor(
             settings.bulk_processes, mp_context=multiprocessing.get_context("spawn")
         )
-    return Runtime(settings, engine, sessions, clock, secret_key, bulk_pool)
+    return Runtime(
+        settings,
+        engine,
+        sessions,
+        clock,
+        secret_key,
+        channels=build_channels(settings),
+        bulk_pool=bulk_pool,
+    )

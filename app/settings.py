@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import zoneinfo
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     sns_mode: Literal["task", "webhook"] = "task"
     sns_bridge_url: str | None = None
     sns_bridge_secret: SecretStr | None = None
+    #: Constructor options of plugin channels, by channel name (JSON).
+    channel_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     bulk_processes: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 4), ge=0, le=64)
@@ -77,6 +79,12 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 24:
             raise ValueError("must be at least 24 characters; `kizuna keys create` makes one")
         return value
+
+    @model_validator(mode="after")
+    def _bridge_for_webhook_mode(self) -> Settings:
+        if self.sns_mode == "webhook" and not (self.sns_bridge_url and self.sns_bridge_secret):
+            raise ValueError("KIZUNA_SNS_MODE=webhook needs KIZUNA_SNS_BRIDGE_URL and _SECRET")
+        return self
 
     @field_validator("public_url")
     @classmethod

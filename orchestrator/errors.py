@@ -8,16 +8,36 @@ from typing import Any, ClassVar
 __all__ = ["Conflict", "DomainError", "InvalidInput", "NotFound", "TooLarge", "problems"]
 
 
+#: Names pydantic puts in an error's path for the member of a tagged union it tried.
+_UNION_TAGS = frozenset(
+    {"send", "wait", "wait_for_event", "branch", "split", "exit"}
+    | {"all", "any", "not", "consent", "event", "attribute", "field"}
+)
+_UNION_PLACES = ("when", "audience", "not", "filter")
+
+
 def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Pydantic errors as `{loc, msg, type}` problems, without echoing the input back."""
     return [
         {
-            "loc": list(error.get("loc", ())),
+            "loc": _json_path(error.get("loc", ())),
             "msg": str(error.get("msg", "")).removeprefix("Value error, "),
             "type": error.get("type", "value_error"),
         }
         for error in errors
     ]
+
+
+def _json_path(loc: Iterable[Any]) -> list[Any]:
+    """The path as the client's JSON has it: pydantic adds a level naming the member of a
+    tagged union it tried (`steps.0.send.channel`), which the JSON has not."""
+    kept: list[Any] = []
+    for part in loc:
+        union_place = bool(kept) and (isinstance(kept[-1], int) or kept[-1] in _UNION_PLACES)
+        if part in _UNION_TAGS and union_place and kept[-1] != part:
+            continue
+        kept.append(part)
+    return kept
 
 
 class DomainError(Exception):

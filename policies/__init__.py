@@ -1,0 +1,18 @@
+"""The contact-frequency policy: pure rules over plain data, no I/O."""
+
+from policies.decision import Allow, Block, Decision, Defer
+from policies.evaluate import evaluate
+from policies.facts import Candidate, ContactFacts, PastTouch
+from policies.model import Policy
+
+__all__ = [
+    "Allow",
+    "Block",
+    "Candidate",
+    "ContactFacts",
+    "Decision",
+    "Defer",
+    "PastTouch",
+    "Policy",
+    "evaluate",
+]

@@ -22,13 +22,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=problem_responses(503))
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """The database answers."""
+    """The database answers and, where this process runs it, the scheduler is alive."""
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # whatever the failure, the answer is "not ready"
         return problem_response(503, f"database unreachable: {type(exc).__name__}")
-    return JSONResponse({"status": "ready", "database": "ok"})
+    body = {"status": "ready", "database": "ok"}
+    if runtime.scheduler is not None:
+        if not runtime.scheduler.alive:
+            return problem_response(503, "the scheduler is not running")
+        body["scheduler"] = "ok"
+    return JSONResponse(body)
 
 
 @router.get("/metrics", response_class=Response)

@@ -9,6 +9,7 @@ from orchestrator.models.enrollment import Enrollment
 from orchestrator.models.event import Event
 from orchestrator.models.installation import InstallationValue
 from orchestrator.models.policy import PolicyVersion
+from orchestrator.models.schedule_run import ScheduleRun
 from orchestrator.models.touch import Touch
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "InstallationValue",
     "PolicyVersion",
     "PostalAddress",
+    "ScheduleRun",
     "Suppression",
     "Touch",
     "metadata",

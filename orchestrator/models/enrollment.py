@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from orchestrator.models.base import id_field, utc_field
@@ -14,7 +14,12 @@ __all__ = ["Enrollment"]
 
 
 class Enrollment(SQLModel, table=True):
-    """Where a contact stands in a campaign and when the engine looks at it next."""
+    """Where a contact stands in a campaign and when the engine looks at it next.
+
+    `state` is `active`, `paused` (its campaign is paused), `completed`, `exited` or
+    `failed`. `step_seq` counts the steps entered, so a step entered again (a loop) makes
+    new touches; `attempt` counts the policy's decisions on the current step.
+    """
 
     __table_args__ = (
         # The dispatcher's hot query: active enrollments due by time.
@@ -25,6 +30,15 @@ class Enrollment(SQLModel, table=True):
             postgresql_where=text("state = 'active'"),
         ),
         Index("ix_enrollment_contact_id", "contact_id"),
+        # One running journey per contact and campaign, whoever enrolls them at once.
+        Index(
+            "uq_enrollment_running",
+            "campaign_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=text("state IN ('active', 'paused')"),
+            postgresql_where=text("state IN ('active', 'paused')"),
+        ),
         Index("ix_enrollment_campaign_state", "campaign_id", "state"),
     )
 
@@ -35,10 +49,12 @@ class Enrollment(SQLModel, table=True):
     state: str = Field(sa_column=Column(String(16), nullable=False))
     step_id: str | None = Field(default=None, sa_column=Column(String(100)))
     step_entered_at: datetime | None = utc_field(nullable=True)
+    step_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    attempt: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    awaiting_event: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
     next_action_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    lease_owner: str | None = Field(default=None, sa_column=Column(String(100)))
-    lease_until: datetime | None = utc_field(nullable=True)
-    variant: str | None = Field(default=None, sa_column=Column(String(100)))
     exit_reason: str | None = Field(default=None, sa_column=Column(String(64)))
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()

@@ -17,7 +17,10 @@ __all__ = ["Touch"]
 class Touch(SQLModel, table=True):
     """Every send, call task, letter and social message, and every block or defer decision.
 
-    `idempotency_key` (enrollment, step, attempt) makes a re-run of the dispatcher a no-op.
+    `idempotency_key` (enrollment, step entry, attempt) makes a re-run of the dispatcher a
+    no-op. Statuses: `blocked` and `deferred` (decisions); `queued` (a task to claim, or a
+    message to send at `retry_at`), `claimed` and `completed` (tasks), `sending`, `sent`,
+    `failed` and `in_doubt` (messages).
     """
 
     __table_args__ = (
@@ -27,6 +30,7 @@ class Touch(SQLModel, table=True):
         Index("ix_touch_channel_status_created", "channel", "status", "created_at"),
         Index("ix_touch_campaign_step", "campaign_id", "step_id"),
         Index("ix_touch_message_id", "message_id"),
+        Index("ix_touch_enrollment_id", "enrollment_id"),
     )
 
     id: int | None = id_field()
@@ -52,6 +56,7 @@ class Touch(SQLModel, table=True):
     message_id: str | None = Field(default=None, sa_column=Column(String(255)))
     worker: str | None = Field(default=None, sa_column=Column(String(100)))
     lease_until: datetime | None = utc_field(nullable=True)
+    retry_at: datetime | None = utc_field(nullable=True)
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     outcome: str | None = Field(default=None, sa_column=Column(String(64)))
     outcome_data: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))

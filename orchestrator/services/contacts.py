@@ -13,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
-from orchestrator.contact_fields import PHONE_REGION, address_hash, postal_key
+from orchestrator.contact_fields import PHONE_REGION
 from orchestrator.contact_validation import RowError, ValidatedRows, validate_rows
 from orchestrator.errors import NotFound
 from orchestrator.models import ConsentLog, Contact, ContactUpsert, Suppression
 from orchestrator.models.checks import reject_nul
 from orchestrator.models.contact import ConsentStatus
+from orchestrator.snapshots import address_hashes
 from orchestrator.store.contacts import WRITABLE_COLUMNS, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 
@@ -175,14 +176,15 @@ class ContactService:
         kept = [
             Suppression(
                 channel=channel,
-                address_hash=address_hash(channel, address),
+                address_hash=hashed,
                 reason=suppression.reason,
                 source="erasure",
                 created_at=now,
             )
             for suppression in await self._contacts.contact_suppressions(contact_id)
-            for channel, address in _addresses(contact)
+            for channel, hashes in address_hashes(contact).items()
             if suppression.channel in ("*", channel)
+            for hashed in hashes
         ]
         await self._suppressions.add_many(kept)
         await self._contacts.erase(contact_id, now)
@@ -204,16 +206,3 @@ class ContactService:
         self._contacts.append_consent(entry)
         await self._contacts.set_consent(contact, channel, change.status, now)
         return entry
-
-
-def _addresses(contact: Contact) -> list[tuple[str, str]]:
-    """Every (channel, address) at which the contact can be reached."""
-    found: list[tuple[str, str]] = []
-    if contact.email:
-        found.append(("email", contact.email))
-    if contact.phone:
-        found.append(("phone", contact.phone))
-    if contact.address:
-        found.append(("dm", postal_key(contact.address)))
-    found += [("sns", f"{network}:{handle}") for network, handle in contact.social.items()]
-    return found

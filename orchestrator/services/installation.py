@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
 from orchestrator.models import InstallationValue
-from orchestrator.store.upsert import insert
+from orchestrator.store.dialect import insert
 
 __all__ = ["ensure_secret_key"]
 

@@ -13,7 +13,7 @@ from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import ConsentLog, Contact, Enrollment, Suppression
-from orchestrator.store.upsert import insert
+from orchestrator.store.dialect import insert, is_postgresql
 
 __all__ = ["ContactStore"]
 
@@ -49,6 +49,15 @@ class ContactStore:
         """The contact with this id, unless it was erased."""
         contact = await self._session.get(Contact, contact_id)
         return None if contact is None or contact.erased_at is not None else contact
+
+    async def many(self, contact_ids: Collection[int]) -> list[Contact]:
+        """These contacts (erased ones too: the caller decides), in one query."""
+        if not contact_ids:
+            return []
+        result = await self._session.exec(
+            select_model(Contact).where(col(Contact.id).in_(list(contact_ids)))
+        )
+        return list(result)
 
     async def get_by_external_id(self, external_id: str) -> Contact | None:
         """The contact the CRM knows by `external_id`."""
@@ -92,7 +101,7 @@ class ContactStore:
         """
         if not rows:
             return 0
-        if self._session.sync_session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(self._session):
             return await self._upsert_postgresql(rows, update_columns)
         statement = insert(self._session, _contact)
         statement = statement.on_conflict_do_update(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Suppression
-from orchestrator.store.upsert import insert
+from orchestrator.store.dialect import insert
 
 __all__ = ["SuppressionStore"]
 
@@ -27,3 +28,19 @@ class SuppressionStore:
         rows = [s.model_dump(exclude={"id"}) for s in suppressions]
         statement = insert(self._session, _suppression).on_conflict_do_nothing()
         await self._session.exec(statement, params=rows)
+
+    async def matching(
+        self, contact_ids: Collection[int], address_hashes: Collection[str]
+    ) -> list[Suppression]:
+        """Suppressions of these contacts, or of any of these address hashes."""
+        if not contact_ids and not address_hashes:
+            return []
+        result = await self._session.exec(
+            select(Suppression).where(
+                or_(
+                    col(Suppression.contact_id).in_(list(contact_ids)),
+                    col(Suppression.address_hash).in_(list(address_hashes)),
+                )
+            )
+        )
+        return list(result)

@@ -1,0 +1,149 @@
+"""The channel protocol: what Kizuna hands an adapter, and what an adapter answers.
+
+Everything crossing this boundary is plain data: adapters know nothing of the engine,
+its tables or its settings (their configuration arrives in their constructor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "BaseChannel",
+    "Channel",
+    "ContactSnapshot",
+    "Delivery",
+    "DeliveryResult",
+    "PermanentError",
+    "TemplateFields",
+    "TransientError",
+]
+
+
+@dataclass(frozen=True)
+class ContactSnapshot:
+    """The contact as it was when the touch was admitted."""
+
+    id: int
+    external_id: str | None
+    email: str | None
+    phone: str | None
+    address: Mapping[str, Any] | None
+    social: Mapping[str, str]
+    timezone: str
+    locale: str | None
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One touch to carry out: who, what (already rendered), and the key that makes it once."""
+
+    touch_id: int
+    idempotency_key: str
+    channel: str
+    category: Literal["marketing", "transactional"]
+    contact: ContactSnapshot
+    content: Mapping[str, str]
+    campaign_id: int | None = None
+    step_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the adapter did: its reference for the message, and anything worth keeping."""
+
+    message_id: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TemplateFields:
+    """The template fields a channel reads: those a step must give, and those it may."""
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+    #: At least one of these must be given (email: `text` or `html`).
+    one_of: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> frozenset[str]:
+        return self.required | self.optional | self.one_of
+
+
+class TransientError(Exception):
+    """The attempt failed but may succeed later (a 4xx SMTP reply, a timeout)."""
+
+
+class PermanentError(Exception):
+    """The touch cannot be carried out (a 5xx SMTP reply, a rejected address).
+
+    `address_rejected` means the address itself is dead (a hard bounce): Kizuna then
+    suppresses it on the channel.
+    """
+
+    def __init__(self, message: str, *, address_rejected: bool = False) -> None:
+        super().__init__(message)
+        self.address_rejected = address_rejected
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A channel adapter, registered under the entry-point group `kizuna.channels`.
+
+    `mode` decides how touches are carried out: a `send` adapter delivers them in
+    `deliver()`; a `task` adapter leaves them as tasks that workers claim over HTTP.
+    The class attributes let Kizuna check campaign definitions without an instance.
+    """
+
+    name: ClassVar[str]
+    template_fields: ClassVar[TemplateFields]
+    #: Outcomes a worker may report for a task of this channel.
+    outcomes: ClassVar[frozenset[str]]
+
+    @property
+    def mode(self) -> Literal["send", "task"]: ...
+
+    @classmethod
+    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+        """Problems of a step's template beyond its fields (a value out of range)."""
+        ...
+
+    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        """Where the contact is reached for this content; None if it cannot be."""
+        ...
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        """Carry out a `send` touch; raise TransientError or PermanentError on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the adapter holds (connections)."""
+        ...
+
+
+class BaseChannel:
+    """Defaults for adapters: a task channel with no template rules and nothing to close."""
+
+    name: ClassVar[str]
+    template_fields: ClassVar[TemplateFields]
+    outcomes: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def mode(self) -> Literal["send", "task"]:
+        return "task"
+
+    @classmethod
+    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+        return []
+
+    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        raise NotImplementedError
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        raise PermanentError(f"{self.name} touches are tasks for workers, not deliveries")
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,26 @@
+"""Direct mail: a task for the print and mailing vendor, who claims letters in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from channels.base import BaseChannel, ContactSnapshot, TemplateFields
+
+__all__ = ["DmChannel"]
+
+
+class DmChannel(BaseChannel):
+    """A letter to the contact's postal address; the vendor reports `mailed` or `returned`."""
+
+    name: ClassVar[str] = "dm"
+    template_fields: ClassVar[TemplateFields] = TemplateFields(
+        required=frozenset({"letter"}), optional=frozenset({"insert", "notes"})
+    )
+    outcomes: ClassVar[frozenset[str]] = frozenset({"mailed", "returned"})
+
+    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        if not contact.address:
+            return None
+        parts = ("postal_code", "region", "locality", "line1", "line2", "country")
+        return " ".join(str(contact.address[part]) for part in parts if contact.address.get(part))

@@ -1,0 +1,36 @@
+"""Phone calls: a task for callers, with the script rendered and an outcome form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from channels.base import BaseChannel, ContactSnapshot, TemplateFields
+
+__all__ = ["PhoneChannel"]
+
+
+class PhoneChannel(BaseChannel):
+    """A call a caller makes; the answer on the form becomes a `call_outcome` event."""
+
+    name: ClassVar[str] = "phone"
+    template_fields: ClassVar[TemplateFields] = TemplateFields(
+        required=frozenset({"script"}), optional=frozenset({"notes"})
+    )
+    outcomes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "connected",
+            "no_answer",
+            "voicemail",
+            "busy",
+            "wrong_number",
+            "callback",
+            "interested",
+            "not_interested",
+            "meeting_booked",
+            "do_not_call",
+        }
+    )
+
+    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        return contact.phone

@@ -1,0 +1,122 @@
+"""Social networks: a message or mention, done by a social seller (task mode) or posted to a
+bridge service that talks to the network (webhook mode)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+import httpx
+import orjson
+
+from channels.base import (
+    BaseChannel,
+    ContactSnapshot,
+    Delivery,
+    DeliveryResult,
+    PermanentError,
+    TemplateFields,
+    TransientError,
+)
+
+__all__ = ["NETWORKS", "SnsChannel", "sign_webhook"]
+
+NETWORKS = frozenset({"linkedin", "x", "facebook", "instagram"})
+
+
+def sign_webhook(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """A Standard Webhooks signature (`v1,<base64 HMAC-SHA256>`) of a request body."""
+    key = secret.removeprefix("whsec_").encode()
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+class SnsChannel(BaseChannel):
+    """A social message to the contact's handle on `network`."""
+
+    name: ClassVar[str] = "sns"
+    template_fields: ClassVar[TemplateFields] = TemplateFields(
+        required=frozenset({"network", "message"}), optional=frozenset({"notes"})
+    )
+    outcomes: ClassVar[frozenset[str]] = frozenset(
+        {"sent", "replied", "connected", "not_reachable", "declined"}
+    )
+
+    def __init__(
+        self,
+        mode: Literal["task", "webhook"] = "task",
+        bridge_url: str | None = None,
+        bridge_secret: str | None = None,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if mode == "webhook" and not (bridge_url and bridge_secret):
+            raise ValueError("webhook mode needs a bridge URL and a bridge secret")
+        self._mode = mode
+        self._bridge_url = bridge_url
+        self._bridge_secret = bridge_secret
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    @property
+    def mode(self) -> Literal["send", "task"]:
+        return "send" if self._mode == "webhook" else "task"
+
+    @classmethod
+    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+        network = template.get("network")
+        if network is not None and "{" not in network and network not in NETWORKS:
+            return [f"network must be one of {', '.join(sorted(NETWORKS))}, not {network!r}"]
+        return []
+
+    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        return contact.social.get(content.get("network", ""))
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        """Post the message to the bridge, signed; its `id` becomes the message id."""
+        assert self._bridge_url is not None
+        assert self._bridge_secret is not None
+        network = delivery.content.get("network", "")
+        body = orjson.dumps(
+            {
+                "touch_id": delivery.touch_id,
+                "idempotency_key": delivery.idempotency_key,
+                "network": network,
+                "handle": delivery.contact.social.get(network),
+                "message": delivery.content.get("message", ""),
+                "contact": {"id": delivery.contact.id, "external_id": delivery.contact.external_id},
+            }
+        )
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.idempotency_key,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_webhook(
+                self._bridge_secret, delivery.idempotency_key, timestamp, body
+            ),
+        }
+        try:
+            response = await self._http.post(self._bridge_url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise TransientError(f"bridge unreachable: {type(exc).__name__}") from exc
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise TransientError(f"bridge answered {response.status_code}")
+        if response.status_code >= 400:
+            raise PermanentError(f"bridge refused the message: {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        answer = answer if isinstance(answer, dict) else {}
+        message_id = answer.get("id")
+        return DeliveryResult(
+            message_id=str(message_id) if message_id is not None else None, detail=answer
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()

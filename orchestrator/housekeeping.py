@@ -1,0 +1,27 @@
+"""Leases that ran out: tasks go back to the queue, interrupted sends become `in_doubt`."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.clock import Clock
+from orchestrator.store.touches import TouchStore
+
+__all__ = ["reap_leases"]
+
+_log = logging.getLogger("kizuna.housekeeping")
+
+
+async def reap_leases(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> tuple[int, int]:
+    """Release expired task leases and mark expired sends in doubt; (released, in doubt)."""
+    now = clock.now()
+    async with sessions.begin() as session:
+        store = TouchStore(session)
+        released = await store.release_expired_tasks(now)
+        in_doubt = await store.mark_in_doubt(now)
+    if in_doubt:
+        _log.warning("%d touches were interrupted mid-send and are in doubt", in_doubt)
+    return released, in_doubt

@@ -1,0 +1,174 @@
+"""The outbox: queued touches of `send` channels (email, SNS in webhook mode) go out after
+the dispatcher's transaction, each marked `sending` before its adapter is called."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from channels.base import Channel, Delivery, DeliveryResult, PermanentError, TransientError
+from orchestrator.clock import Clock
+from orchestrator.contact_fields import address_hash
+from orchestrator.models import Suppression, Touch
+from orchestrator.services.events import EventService
+from orchestrator.snapshots import snapshot
+from orchestrator.store.contacts import ContactStore
+from orchestrator.store.dialect import update_by_id
+from orchestrator.store.suppressions import SuppressionStore
+from orchestrator.store.touches import TouchStore
+
+__all__ = ["Outbox"]
+
+_touch = Touch.__table__  # type: ignore[attr-defined]
+
+#: Attempts before a transiently failing touch fails for good, and the longest wait between.
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    touch: Touch
+    result: DeliveryResult | None = None
+    transient: str | None = None
+    permanent: PermanentError | None = None
+
+
+class Outbox:
+    """Delivers queued touches of `send` channels, a batch at a time."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        *,
+        batch_size: int = 100,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(minutes=5),
+        quick_retries: int = 2,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._channels = channels
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lease = lease
+        self._quick_retries = quick_retries
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    async def run_once(self) -> int:
+        """Send one batch; how many touches were attempted."""
+        now = self._clock.now()
+        senders = [name for name, channel in self._channels.items() if channel.mode == "send"]
+        async with self._sessions.begin() as session:
+            batch = await TouchStore(session).claim_outbox(
+                senders, self._batch_size, now + self._lease, now
+            )
+            contacts = {
+                c.id: c for c in await ContactStore(session).many({t.contact_id for t in batch})
+            }
+        if not batch:
+            return 0
+        outcomes = await asyncio.gather(
+            *(self._deliver(touch, contacts.get(touch.contact_id)) for touch in batch)
+        )
+        async with self._sessions.begin() as session:
+            await self._record(session, outcomes, self._clock.now())
+        return len(batch)
+
+    async def _deliver(self, touch: Touch, contact: Any) -> _Outcome:
+        if contact is None or contact.erased_at is not None:
+            return _Outcome(touch, permanent=PermanentError("the contact was erased"))
+        assert touch.id is not None
+        delivery = Delivery(
+            touch_id=touch.id,
+            idempotency_key=touch.idempotency_key,
+            channel=touch.channel,
+            category=cast(Literal["marketing", "transactional"], touch.category),
+            contact=snapshot(contact),
+            content=touch.content,
+            campaign_id=touch.campaign_id,
+            step_id=touch.step_id,
+        )
+        channel = self._channels[touch.channel]
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self._quick_retries + 1),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            reraise=True,
+        )
+        async with self._slots:
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        return _Outcome(touch, result=await channel.deliver(delivery))
+            except TransientError as exc:
+                return _Outcome(touch, transient=str(exc))
+            except PermanentError as exc:
+                return _Outcome(touch, permanent=exc)
+        raise AssertionError("tenacity either returns or re-raises")
+
+    async def _record(self, session: AsyncSession, outcomes: list[_Outcome], now: datetime) -> None:
+        rows = []
+        for outcome in outcomes:
+            touch = outcome.touch
+            row: dict[str, Any] = {
+                "id": touch.id,
+                "status": "sent",
+                "message_id": touch.message_id,
+                "sent_at": touch.sent_at,
+                "retry_at": None,
+                "lease_until": None,
+                "error": None,
+                "updated_at": now,
+            }
+            if outcome.result is not None:
+                row.update(message_id=outcome.result.message_id, sent_at=now)
+            elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
+                backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
+                row.update(status="queued", retry_at=now + backoff, error=outcome.transient)
+            else:
+                error = outcome.transient or str(outcome.permanent)
+                row.update(status="failed", error=error)
+                if outcome.permanent is not None and outcome.permanent.address_rejected:
+                    await self._hard_bounce(session, touch, error, now)
+            rows.append(row)
+        await update_by_id(session, _touch, rows)
+
+    async def _hard_bounce(
+        self, session: AsyncSession, touch: Touch, error: str, now: datetime
+    ) -> None:
+        """A dead address: suppress it on the channel and tell the journeys (a `bounce`)."""
+        contact = await ContactStore(session).get(touch.contact_id)
+        if contact is not None and touch.channel == "email" and contact.email:
+            await SuppressionStore(session).add_many(
+                [
+                    Suppression(
+                        channel="email",
+                        address_hash=address_hash("email", contact.email),
+                        reason="hard_bounce",
+                        source=f"touch {touch.id}",
+                        created_at=now,
+                    )
+                ]
+            )
+        assert touch.id is not None
+        await EventService(session, self._clock).record(
+            contact_id=touch.contact_id,
+            type="bounce",
+            data={"bounce_type": "hard", "channel": touch.channel, "error": error},
+            dedupe_key=f"bounce:{touch.id}",
+            source="outbox",
+            touch_id=touch.id,
+        )

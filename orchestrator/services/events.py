@@ -1,0 +1,144 @@
+"""Event intake: store each event once, end the journeys whose goal it is, wake the waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.catalog import CampaignCatalog
+from orchestrator.clock import Clock
+from orchestrator.conditions import contains
+from orchestrator.errors import NotFound
+from orchestrator.models import Event
+from orchestrator.models.checks import reject_nul
+from orchestrator.store.contacts import ContactStore
+from orchestrator.store.enrollments import EnrollmentStore
+from orchestrator.store.events import EventStore
+from orchestrator.store.signals import notify_dispatchers
+
+__all__ = ["EventIn", "EventService", "Recorded"]
+
+
+class EventIn(BaseModel):
+    """A custom event from a client: `purchased`, `meeting_booked`, `replied`, ..."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    contact_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    external_id: str | None = Field(default=None, min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+    occurred_at: AwareDatetime | None = None
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
+
+    @model_validator(mode="after")
+    def _one_contact(self) -> EventIn:
+        if (self.contact_id is None) == (self.external_id is None):
+            raise ValueError("give exactly one of `contact_id` and `external_id`")
+        return self
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The stored event; `created` is False when it was a duplicate that changed nothing."""
+
+    event: Event
+    created: bool
+    goals_reached: int = 0
+    woken: int = 0
+
+
+class EventService:
+    """Events in one unit of work: the caller commits (and then wakes the dispatcher)."""
+
+    def __init__(
+        self, session: AsyncSession, clock: Clock, catalog: CampaignCatalog | None = None
+    ) -> None:
+        self._session = session
+        self._contacts = ContactStore(session)
+        self._events = EventStore(session)
+        self._enrollments = EnrollmentStore(session)
+        self._catalog = catalog or CampaignCatalog()
+        self._clock = clock
+
+    async def record_api_event(self, event: EventIn) -> Recorded:
+        """A client's event; its idempotency key makes a retry harmless."""
+        if event.contact_id is not None:
+            contact = await self._contacts.get(event.contact_id)
+        else:
+            assert event.external_id is not None
+            contact = await self._contacts.get_by_external_id(event.external_id)
+        if contact is None or contact.erased_at is not None:
+            who = event.contact_id if event.contact_id is not None else event.external_id
+            raise NotFound(f"contact {who!r} does not exist")
+        assert contact.id is not None
+        return await self.record(
+            contact_id=contact.id,
+            type=event.type,
+            data=event.data,
+            dedupe_key=f"api:{event.idempotency_key}",
+            source="api",
+            occurred_at=event.occurred_at,
+        )
+
+    async def record(
+        self,
+        *,
+        contact_id: int,
+        type: str,
+        data: Mapping[str, Any],
+        dedupe_key: str,
+        source: str,
+        occurred_at: datetime | None = None,
+        touch_id: int | None = None,
+    ) -> Recorded:
+        """Store an event once; a new one ends journeys whose goal it is and wakes the
+        journeys that wait for an event (the dispatcher looks at them at once)."""
+        now = self._clock.now()
+        row: dict[str, Any] = {
+            "contact_id": contact_id,
+            "type": type,
+            "dedupe_key": dedupe_key,
+            "touch_id": touch_id,
+            "source": source,
+            "data": dict(data),
+            "occurred_at": occurred_at or now,
+            "received_at": now,
+        }
+        event_id = await self._events.add(row)
+        if event_id is None:
+            existing = await self._events.by_dedupe_key(dedupe_key)
+            assert existing is not None
+            return Recorded(existing, created=False)
+        goals = await self._reach_goals(contact_id, type, data, now)
+        woken = await self._enrollments.wake(contact_id, now)
+        if woken:
+            await notify_dispatchers(self._session)
+        return Recorded(Event(id=event_id, **row), True, goals, woken)
+
+    async def _reach_goals(
+        self, contact_id: int, type: str, data: Mapping[str, Any], now: datetime
+    ) -> int:
+        running = await self._enrollments.active_for_contact(contact_id)
+        keys = {(e.campaign_id, e.campaign_version) for e in running}
+        definitions = await self._catalog.get_many(self._session, keys)
+        reached = [
+            e.id
+            for e in running
+            if e.id is not None
+            and (goal := definitions[(e.campaign_id, e.campaign_version)].goal) is not None
+            and goal.event == type
+            and contains(data, goal.data or {})
+        ]
+        await self._enrollments.finish(reached, "exited", "goal", now)
+        return len(reached)

@@ -1,0 +1,75 @@
+"""A campaign's numbers: enrollments by state, and per step what its touches came to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.definitions import Campaign as Definition
+from orchestrator.errors import NotFound
+from orchestrator.store.campaigns import CampaignStore
+from orchestrator.store.enrollments import EnrollmentStore
+from orchestrator.store.events import EventStore
+from orchestrator.store.touches import TouchStore
+
+__all__ = ["CampaignNumbers", "StatsService", "StepNumbers"]
+
+
+@dataclass
+class StepNumbers:
+    step_id: str
+    type: str
+    touches: dict[str, int] = field(default_factory=dict)
+    blocked_by_rule: dict[str, int] = field(default_factory=dict)
+    deferred_by_rule: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    at_step: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignNumbers:
+    enrollments: dict[str, int]
+    steps: list[StepNumbers]
+
+
+class StatsService:
+    """Reads a campaign's numbers (every version's steps, by step id)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._campaigns = CampaignStore(session)
+        self._enrollments = EnrollmentStore(session)
+        self._touches = TouchStore(session)
+        self._events = EventStore(session)
+
+    async def numbers(self, campaign_id: int) -> CampaignNumbers:
+        campaign = await self._campaigns.get(campaign_id)
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} does not exist")
+        current = await self._campaigns.version(campaign_id, campaign.current_version)
+        assert current is not None
+        steps = {
+            step.id: StepNumbers(step.id, step.type)
+            for step in Definition.model_validate(current.definition).steps
+        }
+
+        def step(step_id: str | None) -> StepNumbers:
+            key = step_id or "?"
+            return steps.setdefault(key, StepNumbers(key, "retired"))
+
+        for step_id, status, rule, count in await self._touches.decision_counts(campaign_id):
+            numbers = step(step_id)
+            numbers.touches[status] = numbers.touches.get(status, 0) + count
+            by_rule = {"blocked": numbers.blocked_by_rule, "deferred": numbers.deferred_by_rule}
+            if status in by_rule and rule is not None:
+                by_rule[status][rule] = by_rule[status].get(rule, 0) + count
+        for step_id, outcome, count in await self._touches.outcome_counts(campaign_id):
+            step(step_id).outcomes[outcome] = count
+        for step_id, type_, count in await self._events.counts_by_step(campaign_id):
+            step(step_id).events[type_] = count
+        for step_id, count in (await self._enrollments.counts_by_step(campaign_id)).items():
+            step(step_id).at_step = count
+        return CampaignNumbers(
+            await self._enrollments.counts_by_state(campaign_id), list(steps.values())
+        )

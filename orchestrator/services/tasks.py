@@ -1,0 +1,229 @@
+"""The worker API's use cases: claim tasks with a lease, keep it alive, complete or fail them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from channels.base import Channel
+from orchestrator.catalog import CampaignCatalog
+from orchestrator.clock import Clock
+from orchestrator.errors import Conflict, InvalidInput, NotFound
+from orchestrator.models import ConsentLog, Contact, Event, Touch
+from orchestrator.models.checks import reject_nul
+from orchestrator.services.events import EventService
+from orchestrator.store.contacts import ContactStore
+from orchestrator.store.events import EventStore
+from orchestrator.store.touches import TouchStore
+
+__all__ = [
+    "ClaimedTask",
+    "TaskClaim",
+    "TaskCompletion",
+    "TaskFailure",
+    "TaskHeartbeat",
+    "TaskService",
+]
+
+#: How much of a contact's past a worker sees with each task.
+_HISTORY = 10
+
+
+class _WorkerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    worker: str = Field(min_length=1, max_length=100, description="who works on the task")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return reject_nul(value)
+
+
+class TaskClaim(_WorkerInput):
+    """Lease the oldest open tasks of a channel."""
+
+    channel: str = Field(min_length=1, max_length=32)
+    limit: int = Field(default=1, ge=1, le=500)
+    lease_seconds: int = Field(default=300, ge=10, le=86_400)
+
+
+class TaskHeartbeat(_WorkerInput):
+    """Extend a lease."""
+
+    lease_seconds: int = Field(default=300, ge=10, le=86_400)
+
+
+class TaskCompletion(_WorkerInput):
+    """The outcome of a task, what the worker learned, and any consent the contact gave."""
+
+    outcome: str = Field(min_length=1, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, Literal["opted_in", "opted_out", "unknown"]] = Field(default_factory=dict)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
+class TaskFailure(_WorkerInput):
+    """The task could not be done: give it back for someone else, or fail it for good."""
+
+    reason: str = Field(min_length=1, max_length=1_000)
+    retry: bool = True
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """A leased task with everything the worker needs to do it."""
+
+    touch: Touch
+    contact: Contact
+    history: list[Touch]
+    events: list[Event]
+
+
+class TaskService:
+    """Tasks in one unit of work: the caller commits (then wakes the dispatcher)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        catalog: CampaignCatalog | None = None,
+    ) -> None:
+        self._session = session
+        self._touches = TouchStore(session)
+        self._contacts = ContactStore(session)
+        self._events = EventStore(session)
+        self._event_intake = EventService(session, clock, catalog)
+        self._channels = channels
+        self._clock = clock
+
+    async def claim(self, claim: TaskClaim) -> list[ClaimedTask]:
+        """Lease up to `limit` of the oldest open tasks of the channel."""
+        channel = self._channels.get(claim.channel)
+        if channel is None or channel.mode != "task":
+            tasks = sorted(name for name, c in self._channels.items() if c.mode == "task")
+            raise InvalidInput(
+                f"{claim.channel!r} is not a task channel here; task channels: {', '.join(tasks)}",
+                errors=[
+                    {"loc": ["body", "channel"], "msg": "not a task channel", "type": "channel"}
+                ],
+            )
+        now = self._clock.now()
+        until = now + timedelta(seconds=claim.lease_seconds)
+        touches = await self._touches.claim_tasks(
+            claim.channel, claim.worker, claim.limit, until, now
+        )
+        contacts = {c.id: c for c in await self._contacts.many({t.contact_id for t in touches})}
+        return [
+            ClaimedTask(
+                touch=touch,
+                contact=contacts[touch.contact_id],
+                history=[
+                    past
+                    for past in await self._touches.for_contact(touch.contact_id, _HISTORY + 1)
+                    if past.id != touch.id
+                ][:_HISTORY],
+                events=await self._events.for_contact(touch.contact_id, _HISTORY),
+            )
+            for touch in touches
+        ]
+
+    async def heartbeat(self, touch_id: int, beat: TaskHeartbeat) -> Touch:
+        """Extend the lease of a task the worker holds."""
+        touch, now = await self._held(touch_id, beat.worker)
+        touch.lease_until = now + timedelta(seconds=beat.lease_seconds)
+        touch.updated_at = now
+        self._session.add(touch)
+        return touch
+
+    async def complete(self, touch_id: int, completion: TaskCompletion) -> Touch:
+        """Close the task with its outcome: an event for the journeys, consent for the log."""
+        touch, now = await self._held(touch_id, completion.worker)
+        outcomes = self._channels[touch.channel].outcomes
+        if outcomes and completion.outcome not in outcomes:
+            raise InvalidInput(
+                f"{completion.outcome!r} is not an outcome of {touch.channel} tasks",
+                errors=[
+                    {
+                        "loc": ["body", "outcome"],
+                        "msg": f"one of {', '.join(sorted(outcomes))}",
+                        "type": "outcome",
+                    }
+                ],
+            )
+        unknown = sorted(completion.consent.keys() - self._channels.keys())
+        if unknown:
+            raise InvalidInput(
+                f"no channel {', '.join(unknown)}",
+                errors=[
+                    {"loc": ["body", "consent", n], "msg": "unknown channel", "type": "channel"}
+                    for n in unknown
+                ],
+            )
+        touch.status, touch.outcome, touch.completed_at = "completed", completion.outcome, now
+        touch.outcome_data = {"data": completion.data, "notes": completion.notes}
+        touch.lease_until, touch.updated_at = None, now
+        self._session.add(touch)
+        consent = dict(completion.consent)
+        if touch.channel == "phone" and completion.outcome == "do_not_call":
+            consent["phone"] = "opted_out"
+        await self._record_consent(touch, completion, consent, now)
+        await self._event_intake.record(
+            contact_id=touch.contact_id,
+            type="call_outcome" if touch.channel == "phone" else "task_outcome",
+            data={"outcome": completion.outcome, "channel": touch.channel, **completion.data},
+            dedupe_key=f"task:{touch_id}",
+            source=f"worker:{completion.worker}",
+            touch_id=touch_id,
+        )
+        return touch
+
+    async def fail(self, touch_id: int, failure: TaskFailure) -> Touch:
+        """Give the task back to the queue, or fail it for good."""
+        touch, now = await self._held(touch_id, failure.worker)
+        touch.status = "queued" if failure.retry else "failed"
+        touch.worker = None if failure.retry else touch.worker
+        touch.lease_until, touch.error, touch.updated_at = None, failure.reason, now
+        self._session.add(touch)
+        return touch
+
+    async def _held(self, touch_id: int, worker: str) -> tuple[Touch, datetime]:
+        """The task, if `worker` holds a live lease on it; 404 or 409 otherwise."""
+        touch = await self._touches.get(touch_id, lock=True)
+        channel = self._channels.get(touch.channel) if touch else None
+        if touch is None or channel is None or channel.mode != "task":
+            raise NotFound(f"task {touch_id} does not exist")
+        now = self._clock.now()
+        if touch.status != "claimed" or touch.worker != worker:
+            raise Conflict(f"task {touch_id} is not claimed by {worker!r} (it is {touch.status})")
+        if touch.lease_until is None or touch.lease_until < now:
+            raise Conflict(f"the lease on task {touch_id} has expired; claim it again")
+        return touch, now
+
+    async def _record_consent(
+        self, touch: Touch, completion: TaskCompletion, consent: Mapping[str, str], now: datetime
+    ) -> None:
+        if not consent:
+            return
+        contact = await self._contacts.get(touch.contact_id)
+        if contact is None:
+            return  # erased meanwhile: nothing to record consent for
+        evidence = {"touch_id": touch.id, "worker": completion.worker, "notes": completion.notes}
+        for channel, status in consent.items():
+            self._contacts.append_consent(
+                ConsentLog(
+                    contact_id=touch.contact_id,
+                    channel=channel,
+                    status=status,
+                    source=f"{touch.channel} task",
+                    evidence=evidence,
+                    recorded_at=now,
+                )
+            )
+            await self._contacts.set_consent(contact, channel, status, now)

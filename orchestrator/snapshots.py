@@ -1,0 +1,73 @@
+"""A contact row as plain data: for channel adapters, templates and conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.base import ContactSnapshot
+from orchestrator.contact_fields import address_hash, postal_key
+from orchestrator.models import Contact
+
+__all__ = ["address_hashes", "contact_fields", "snapshot", "template_context"]
+
+
+def snapshot(contact: Contact) -> ContactSnapshot:
+    """The contact as adapters see it."""
+    assert contact.id is not None
+    return ContactSnapshot(
+        id=contact.id,
+        external_id=contact.external_id,
+        email=contact.email,
+        phone=contact.phone,
+        address=contact.address,
+        social=contact.social,
+        timezone=contact.timezone,
+        locale=contact.locale,
+        attributes=contact.attributes,
+    )
+
+
+def contact_fields(contact: Contact) -> dict[str, Any]:
+    """The contact's fields as conditions read them (`field`, `attribute`)."""
+    return {
+        "external_id": contact.external_id,
+        "email": contact.email,
+        "phone": contact.phone,
+        "address": contact.address,
+        "social": contact.social,
+        "timezone": contact.timezone,
+        "locale": contact.locale,
+        "attributes": contact.attributes,
+    }
+
+
+def template_context(contact: ContactSnapshot, campaign: dict[str, Any]) -> dict[str, Any]:
+    """What a template may read: `contact.*` and `campaign.*`."""
+    return {
+        "contact": {
+            "id": contact.id,
+            "external_id": contact.external_id,
+            "email": contact.email,
+            "phone": contact.phone,
+            "address": dict(contact.address or {}),
+            "social": dict(contact.social),
+            "timezone": contact.timezone,
+            "locale": contact.locale,
+            "attributes": dict(contact.attributes),
+        },
+        "campaign": campaign,
+    }
+
+
+def address_hashes(contact: Contact) -> dict[str, set[str]]:
+    """The hashes a suppression of each channel would carry for this contact's addresses."""
+    hashes: dict[str, set[str]] = {}
+    if contact.email:
+        hashes.setdefault("email", set()).add(address_hash("email", contact.email))
+    if contact.phone:
+        hashes.setdefault("phone", set()).add(address_hash("phone", contact.phone))
+    if contact.address:
+        hashes.setdefault("dm", set()).add(address_hash("dm", postal_key(contact.address)))
+    for network, handle in contact.social.items():
+        hashes.setdefault("sns", set()).add(address_hash("sns", f"{network}:{handle}"))
+    return hashes

@@ -1,0 +1,183 @@
+"""All SQL about enrollments: the dispatcher's claim, positions, wakes, new journeys."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.models import Contact, Enrollment
+from orchestrator.store.dialect import insert, is_postgresql, update_by_id
+
+__all__ = ["EnrollmentStore"]
+
+_enrollment = Enrollment.__table__  # type: ignore[attr-defined]
+_contact = Contact.__table__  # type: ignore[attr-defined]
+
+
+class EnrollmentStore:
+    """Reads and writes enrollments in the session's transaction; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Enrollment]:
+        """Lock the contacts of the earliest due enrollments and take *all* their due ones.
+
+        The unit of a claim is the contact: touches that compete for one person are judged
+        together, whichever process claims them. On PostgreSQL the contact rows stay locked
+        (`SKIP LOCKED` lets other dispatchers pass them by) until the transaction ends; a
+        crashed dispatcher's locks go with its connection. SQLite's single writer needs none.
+        """
+        due = (
+            select(_enrollment.c.contact_id)
+            .where(_enrollment.c.state == "active", _enrollment.c.next_action_at <= now)
+            .order_by(_enrollment.c.next_action_at)
+            .limit(limit)
+        )
+        if is_postgresql(self._session):
+            due = due.join(_contact, _contact.c.id == _enrollment.c.contact_id).with_for_update(
+                of=_contact, skip_locked=True
+            )
+        contact_ids = set((await self._session.exec(due)).all())
+        if not contact_ids:
+            return []
+        result = await self._session.exec(
+            select(Enrollment).where(
+                col(Enrollment.contact_id).in_(contact_ids),
+                col(Enrollment.state) == "active",
+                col(Enrollment.next_action_at) <= now,
+            )
+        )
+        return list(result)
+
+    async def save_positions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store where each enrollment now is (`id` plus the changed columns, all alike)."""
+        await update_by_id(self._session, _enrollment, rows)
+
+    async def wake(self, contact_id: int, now: datetime) -> int:
+        """Make the contact's enrollments that wait for an event due now; how many."""
+        result = await self._session.exec(
+            update(_enrollment)
+            .where(
+                _enrollment.c.contact_id == contact_id,
+                _enrollment.c.state == "active",
+                _enrollment.c.awaiting_event.is_(True),
+            )
+            .values(next_action_at=now, updated_at=now)
+        )
+        return int(result.rowcount)
+
+    async def active_for_contact(self, contact_id: int) -> list[Enrollment]:
+        """The contact's running enrollments (active or paused with their campaign)."""
+        result = await self._session.exec(
+            select(Enrollment).where(
+                col(Enrollment.contact_id) == contact_id,
+                col(Enrollment.state).in_(("active", "paused")),
+            )
+        )
+        return list(result)
+
+    async def finish(self, ids: Collection[int], state: str, reason: str, now: datetime) -> None:
+        """End these enrollments (a goal reached, the campaign archived)."""
+        if ids:
+            await self._session.exec(
+                update(_enrollment)
+                .where(_enrollment.c.id.in_(list(ids)))
+                .values(
+                    state=state,
+                    exit_reason=reason,
+                    next_action_at=None,
+                    awaiting_event=False,
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+
+    async def set_campaign_state(
+        self, campaign_id: int, from_state: str, to_state: str, now: datetime
+    ) -> None:
+        """Pause or resume every running enrollment of a campaign."""
+        await self._session.exec(
+            update(_enrollment)
+            .where(_enrollment.c.campaign_id == campaign_id, _enrollment.c.state == from_state)
+            .values(state=to_state, updated_at=now)
+        )
+
+    async def finish_campaign(self, campaign_id: int, reason: str, now: datetime) -> None:
+        """End every running enrollment of a campaign."""
+        await self._session.exec(
+            update(_enrollment)
+            .where(
+                _enrollment.c.campaign_id == campaign_id,
+                _enrollment.c.state.in_(("active", "paused")),
+            )
+            .values(
+                state="exited",
+                exit_reason=reason,
+                next_action_at=None,
+                awaiting_event=False,
+                updated_at=now,
+                finished_at=now,
+            )
+        )
+
+    async def history_for_reentry(
+        self, campaign_id: int, contact_ids: Collection[int]
+    ) -> dict[int, tuple[bool, datetime | None]]:
+        """For each contact enrolled before: (running now?, when its last journey ended)."""
+        if not contact_ids:
+            return {}
+        running = func.max(
+            _enrollment.c.state.in_(("active", "paused")).cast(_enrollment.c.step_seq.type)
+        )
+        result = await self._session.exec(
+            select(_enrollment.c.contact_id, running, func.max(_enrollment.c.finished_at))
+            .where(
+                _enrollment.c.campaign_id == campaign_id,
+                _enrollment.c.contact_id.in_(list(contact_ids)),
+            )
+            .group_by(_enrollment.c.contact_id)
+        )
+        return {contact_id: (bool(active), ended) for contact_id, active, ended in result}
+
+    async def start(self, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+        """Start journeys (all rows with the same columns); a contact already running the
+        campaign is left alone. The contacts whose journey began."""
+        if not rows:
+            return set()
+        statement = (
+            insert(self._session, _enrollment)
+            .on_conflict_do_nothing(
+                index_elements=[_enrollment.c.campaign_id, _enrollment.c.contact_id],
+                index_where=text("state IN ('active', 'paused')"),
+            )
+            .returning(_enrollment.c.contact_id)
+        )
+        result = await self._session.exec(statement, params=list(rows))
+        return {int(contact_id) for (contact_id,) in result.all()}
+
+    async def counts_by_state(self, campaign_id: int) -> dict[str, int]:
+        """How many enrollments of the campaign are in each state."""
+        result = await self._session.exec(
+            select(_enrollment.c.state, func.count())
+            .where(_enrollment.c.campaign_id == campaign_id)
+            .group_by(_enrollment.c.state)
+        )
+        return {str(state): int(count) for state, count in result.all()}
+
+    async def counts_by_step(self, campaign_id: int) -> dict[str, int]:
+        """How many running enrollments of the campaign stand on each step."""
+        result = await self._session.exec(
+            select(_enrollment.c.step_id, func.count())
+            .where(
+                _enrollment.c.campaign_id == campaign_id,
+                _enrollment.c.state.in_(("active", "paused")),
+            )
+            .group_by(_enrollment.c.step_id)
+        )
+        return {str(step): int(count) for step, count in result.all()}

@@ -1,0 +1,75 @@
+"""All SQL about events."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.models import Event, Touch
+from orchestrator.store.dialect import insert
+
+__all__ = ["EventStore"]
+
+_event = Event.__table__  # type: ignore[attr-defined]
+
+
+class EventStore:
+    """Reads and writes events in the session's transaction; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, row: dict[str, Any]) -> int | None:
+        """Store an event; None if one with its dedupe key exists (then nothing changes)."""
+        statement = (
+            insert(self._session, _event)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=[_event.c.dedupe_key])
+            .returning(_event.c.id)
+        )
+        return (await self._session.exec(statement)).scalar()
+
+    async def by_dedupe_key(self, dedupe_key: str) -> Event | None:
+        """The event stored under this key."""
+        result = await self._session.exec(select(Event).where(col(Event.dedupe_key) == dedupe_key))
+        return result.first()
+
+    async def with_steps_since(
+        self, contact_ids: Collection[int], since: datetime
+    ) -> list[tuple[Event, int | None, str | None]]:
+        """The contacts' events since `since`, each with the enrollment and step of the touch
+        it concerns (if any): what `wait_for_event` and branch conditions look at."""
+        if not contact_ids:
+            return []
+        result = await self._session.exec(
+            select(Event, Touch.enrollment_id, Touch.step_id)
+            .join(Touch, col(Touch.id) == col(Event.touch_id), isouter=True)
+            .where(col(Event.contact_id).in_(list(contact_ids)), col(Event.occurred_at) >= since)
+            .order_by(col(Event.occurred_at), col(Event.id))
+        )
+        return [(event, enrollment_id, step_id) for event, enrollment_id, step_id in result]
+
+    async def for_contact(self, contact_id: int, limit: int) -> list[Event]:
+        """The contact's latest events, newest first."""
+        result = await self._session.exec(
+            select(Event)
+            .where(col(Event.contact_id) == contact_id)
+            .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
+            .limit(limit)
+        )
+        return list(result)
+
+    async def counts_by_step(self, campaign_id: int) -> list[tuple[str | None, str, int]]:
+        """Events about the campaign's touches, counted by (step, event type)."""
+        result = await self._session.exec(
+            select(Touch.step_id, Event.type, func.count())
+            .join(Touch, col(Touch.id) == col(Event.touch_id))
+            .where(col(Touch.campaign_id) == campaign_id)
+            .group_by(col(Touch.step_id), col(Event.type))
+        )
+        return [(step, type_, count) for step, type_, count in result.all()]

@@ -1,0 +1,200 @@
+"""All SQL about touches: decisions and admitted touches, histories, tasks, the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from orchestrator.models import Touch
+from orchestrator.store.dialect import insert, is_postgresql
+
+__all__ = ["NOT_COUNTED", "TouchStore"]
+
+_touch = Touch.__table__  # type: ignore[attr-defined]
+
+#: Statuses of touches that never reached the contact: caps and throttles ignore them.
+NOT_COUNTED = ("blocked", "deferred", "failed")
+
+
+class TouchStore:
+    """Reads and writes touches in the session's transaction; never commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Insert touches (all rows with the same columns); a touch whose idempotency key
+        exists already is left alone. The ids of the inserted ones, by key."""
+        if not rows:
+            return {}
+        statement = (
+            insert(self._session, _touch)
+            .on_conflict_do_nothing(index_elements=[_touch.c.idempotency_key])
+            .returning(_touch.c.idempotency_key, _touch.c.id)
+        )
+        result = await self._session.exec(statement, params=list(rows))
+        return {str(key): int(touch_id) for key, touch_id in result.all()}
+
+    async def counted_since(self, contact_ids: Collection[int], since: datetime) -> list[Touch]:
+        """The contacts' admitted touches since `since`: what caps and gaps count."""
+        if not contact_ids:
+            return []
+        result = await self._session.exec(
+            select(Touch).where(
+                col(Touch.contact_id).in_(list(contact_ids)),
+                col(Touch.created_at) > since,
+                col(Touch.status).not_in(NOT_COUNTED),
+            )
+        )
+        return list(result)
+
+    async def throttle_counts(
+        self, keys: Collection[tuple[int, str]], since: datetime
+    ) -> dict[tuple[int, str], list[datetime]]:
+        """For each (campaign, channel): when its admitted touches since `since` were made."""
+        if not keys:
+            return {}
+        pairs = or_(*(and_(_touch.c.campaign_id == c, _touch.c.channel == ch) for c, ch in keys))
+        result = await self._session.exec(
+            select(_touch.c.campaign_id, _touch.c.channel, _touch.c.created_at).where(
+                pairs, _touch.c.created_at > since, _touch.c.status.not_in(NOT_COUNTED)
+            )
+        )
+        found: dict[tuple[int, str], list[datetime]] = {key: [] for key in keys}
+        for campaign_id, channel, created_at in result:
+            found[(campaign_id, channel)].append(created_at)
+        return found
+
+    async def for_contact(self, contact_id: int, limit: int) -> list[Touch]:
+        """The contact's latest touches, newest first."""
+        result = await self._session.exec(
+            select(Touch)
+            .where(col(Touch.contact_id) == contact_id)
+            .order_by(col(Touch.created_at).desc(), col(Touch.id).desc())
+            .limit(limit)
+        )
+        return list(result)
+
+    async def get(self, touch_id: int, *, lock: bool = False) -> Touch | None:
+        """The touch with this id, locked for update if asked."""
+        query = select(Touch).where(col(Touch.id) == touch_id)
+        if lock and is_postgresql(self._session):
+            query = query.with_for_update()
+        return (await self._session.exec(query)).first()
+
+    async def claim_tasks(
+        self, channel: str, worker: str, limit: int, lease_until: datetime, now: datetime
+    ) -> list[Touch]:
+        """Lease the oldest open tasks of a channel (expired leases count as open)."""
+        open_tasks = (
+            select(_touch.c.id)
+            .where(
+                _touch.c.channel == channel,
+                or_(
+                    _touch.c.status == "queued",
+                    and_(_touch.c.status == "claimed", _touch.c.lease_until < now),
+                ),
+            )
+            .order_by(_touch.c.created_at, _touch.c.id)
+            .limit(limit)
+        )
+        if is_postgresql(self._session):
+            open_tasks = open_tasks.with_for_update(skip_locked=True)
+        ids = list((await self._session.exec(open_tasks)).all())
+        if not ids:
+            return []
+        await self._session.exec(
+            update(_touch)
+            .where(_touch.c.id.in_(ids))
+            .values(
+                status="claimed",
+                worker=worker,
+                lease_until=lease_until,
+                attempts=_touch.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+        result = await self._session.exec(
+            select(Touch)
+            .where(col(Touch.id).in_(ids))
+            .order_by(col(Touch.created_at), col(Touch.id))
+        )
+        return list(result)
+
+    async def claim_outbox(
+        self, channels: Collection[str], limit: int, lease_until: datetime, now: datetime
+    ) -> list[Touch]:
+        """Lease queued touches of `send` channels that are due, marking them `sending`."""
+        if not channels:
+            return []
+        due = (
+            select(_touch.c.id)
+            .where(
+                _touch.c.channel.in_(list(channels)),
+                _touch.c.status == "queued",
+                or_(_touch.c.retry_at.is_(None), _touch.c.retry_at <= now),
+            )
+            .order_by(_touch.c.created_at, _touch.c.id)
+            .limit(limit)
+        )
+        if is_postgresql(self._session):
+            due = due.with_for_update(skip_locked=True)
+        ids = list((await self._session.exec(due)).all())
+        if not ids:
+            return []
+        await self._session.exec(
+            update(_touch)
+            .where(_touch.c.id.in_(ids))
+            .values(
+                status="sending",
+                lease_until=lease_until,
+                attempts=_touch.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+        result = await self._session.exec(select(Touch).where(col(Touch.id).in_(ids)))
+        return list(result)
+
+    async def mark_in_doubt(self, now: datetime) -> int:
+        """`sending` touches whose lease expired: the process died mid-send. They may or
+        may not have gone out, so they are reported, never sent again by themselves."""
+        result = await self._session.exec(
+            update(_touch)
+            .where(_touch.c.status == "sending", _touch.c.lease_until < now)
+            .values(status="in_doubt", updated_at=now, error="the sender stopped mid-send")
+        )
+        return int(result.rowcount)
+
+    async def release_expired_tasks(self, now: datetime) -> int:
+        """Claimed tasks whose lease expired go back to the queue."""
+        result = await self._session.exec(
+            update(_touch)
+            .where(_touch.c.status == "claimed", _touch.c.lease_until < now)
+            .values(status="queued", worker=None, lease_until=None, updated_at=now)
+        )
+        return int(result.rowcount)
+
+    async def decision_counts(
+        self, campaign_id: int
+    ) -> list[tuple[str | None, str, str | None, int]]:
+        """The campaign's touches counted by (step, status, rule)."""
+        result = await self._session.exec(
+            select(_touch.c.step_id, _touch.c.status, _touch.c.rule, func.count())
+            .where(_touch.c.campaign_id == campaign_id)
+            .group_by(_touch.c.step_id, _touch.c.status, _touch.c.rule)
+        )
+        return [(step, status, rule, count) for step, status, rule, count in result.all()]
+
+    async def outcome_counts(self, campaign_id: int) -> list[tuple[str | None, str, int]]:
+        """The campaign's completed tasks counted by (step, outcome)."""
+        result = await self._session.exec(
+            select(_touch.c.step_id, _touch.c.outcome, func.count())
+            .where(_touch.c.campaign_id == campaign_id, _touch.c.outcome.is_not(None))
+            .group_by(_touch.c.step_id, _touch.c.outcome)
+        )
+        return [(step, outcome, count) for step, outcome, count in result.all()]

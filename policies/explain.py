@@ -1,0 +1,26 @@
+"""Sentences a marketer reads: instants in the contact's own zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+__all__ = ["at_local", "span"]
+
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def at_local(instant: datetime, timezone: str) -> str:
+    """`2026-11-25 10:00 JST`: the instant on the contact's clock, with the zone's name."""
+    local = instant.astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def span(duration: timedelta) -> str:
+    """`7 days`, `24 hours`, `90 seconds`: a window in the largest unit that divides it."""
+    seconds = int(duration.total_seconds())
+    for unit, size in _UNITS:
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{duration.total_seconds():g} seconds"

@@ -1,0 +1,47 @@
+"""The plain data the policy judges: the candidate touch, the contact, the past touches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+__all__ = ["Candidate", "ContactFacts", "PastTouch"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A touch a campaign step asks for."""
+
+    channel: str
+    category: Literal["marketing", "transactional"]
+    #: Where it would go (an email, a phone number, a handle), None if the contact has none.
+    address: str | None
+    #: The step's fatigue weight, overriding the policy's weight of the channel.
+    weight: float | None = None
+    campaign_id: int | None = None
+    #: After this instant a defer becomes a block (the step's `max_delay`).
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """What the policy knows of the contact."""
+
+    timezone: str
+    consent: Mapping[str, str] = field(default_factory=dict)
+    paused_until: datetime | None = None
+    #: Channels on which the contact or the candidate's address is suppressed (`*`: all).
+    suppressed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PastTouch:
+    """An admitted touch that counts against caps and gaps."""
+
+    channel: str
+    at: datetime
+    weight: float
+    category: Literal["marketing", "transactional"] = "marketing"
+    campaign_id: int | None = None

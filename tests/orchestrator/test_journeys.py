@@ -1,0 +1,159 @@
+"""Campaigns run for real on SQLite and PostgreSQL, weeks of campaign time in a few passes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from tests.engine import (
+    add_contacts,
+    claim,
+    complete,
+    dispatcher,
+    enroll,
+    enrollments,
+    launch,
+    post_event,
+    touches,
+)
+
+pytestmark = pytest.mark.asyncio
+
+CALL_FIRST = {
+    "name": "Call first, then nurture",
+    "priority": 60,
+    "goal": {"event": "meeting_booked"},
+    "steps": [
+        {"id": "call", "type": "send", "channel": "phone",
+         "template": {"script": "Hello {{ contact.attributes.name }}"}},
+        {"id": "after_call", "type": "wait_for_event", "timeout": "P3D",
+         "cases": [{"when": {"event": "call_outcome", "data": {"outcome": "interested"}},
+                    "next": "mail1"}],
+         "on_timeout": "letter"},
+        {"id": "mail1", "type": "send", "channel": "email",
+         "template": {"subject": "Guide for {{ contact.attributes.name }}", "text": "..."}},
+        {"id": "wait_click", "type": "wait_for_event", "timeout": "P5D",
+         "cases": [{"when": {"event": "click", "step": "mail1"}, "next": "call2"}],
+         "on_timeout": "letter"},
+        {"id": "call2", "type": "send", "channel": "phone", "template": {"script": "Again"},
+         "next": "end"},
+        {"id": "letter", "type": "send", "channel": "dm", "template": {"letter": "Dear ..."}},
+        {"id": "end", "type": "exit"},
+    ],
+}  # fmt: skip
+
+
+async def test_call_outcomes_branch_contacts_down_different_channels(sessions, clock):
+    interested, uninterested, silent = await add_contacts(
+        sessions, clock, 3, attributes={"name": "佐藤"}
+    )
+    campaign_id = await launch(sessions, clock, CALL_FIRST)
+    assert (
+        await enroll(sessions, clock, campaign_id, [interested, uninterested, silent])
+    ).enrolled == 3
+    engine = dispatcher(sessions, clock)
+
+    await engine.run_until_idle()
+    tasks = await claim(sessions, clock, "phone")
+    assert sorted(task.contact.id for task in tasks) == [interested, uninterested, silent]
+    assert tasks[0].touch.content == {"script": "Hello 佐藤"}
+    by_contact = {task.contact.id: task.touch for task in tasks}
+    await complete(sessions, clock, by_contact[interested].id, "interested")
+    await complete(sessions, clock, by_contact[uninterested].id, "not_interested")
+
+    clock.advance(timedelta(minutes=1))
+    await engine.run_until_idle()
+    mails = await touches(sessions, channel="email")
+    assert [(t.contact_id, t.status, t.content["subject"]) for t in mails] == [
+        (interested, "queued", "Guide for 佐藤")
+    ]
+
+    clock.advance(timedelta(days=3))
+    await engine.run_until_idle()
+    letters = await touches(sessions, channel="dm")
+    assert sorted(t.contact_id for t in letters) == [uninterested, silent]
+
+    await post_event(sessions, clock, interested, "click", key="click-1")  # not about mail1
+    await engine.run_until_idle()
+    assert len(await touches(sessions, step_id="call2")) == 0
+    async with sessions.begin() as session:
+        from orchestrator.services.events import EventService
+
+        await EventService(session, clock).record(
+            contact_id=interested,
+            type="click",
+            data={"url": "https://example.com/guide"},
+            dedupe_key="test:click-2",
+            source="test",
+            touch_id=mails[0].id,
+        )
+    await engine.run_until_idle()
+    assert [t.contact_id for t in await touches(sessions, step_id="call2")] == [interested]
+
+    states = Counter((e.state, e.exit_reason) for e in await enrollments(sessions))
+    assert states == {("exited", "exit_step"): 3}
+
+
+async def test_a_goal_ends_the_journey_wherever_the_contact_is(sessions, clock):
+    (contact,) = await add_contacts(sessions, clock, 1)
+    campaign_id = await launch(sessions, clock, CALL_FIRST)
+    await enroll(sessions, clock, campaign_id, [contact])
+    await dispatcher(sessions, clock).run_until_idle()
+
+    recorded = await post_event(sessions, clock, contact, "meeting_booked", key="m1")
+    assert recorded.goals_reached == 1
+    (enrollment,) = await enrollments(sessions)
+    assert (enrollment.state, enrollment.exit_reason) == ("exited", "goal")
+    duplicate = await post_event(sessions, clock, contact, "meeting_booked", key="m1")
+    assert not duplicate.created
+
+
+async def test_waits_and_splits_over_many_contacts(sessions, clock):
+    contacts = await add_contacts(sessions, clock, 200)
+    campaign_id = await launch(
+        sessions,
+        clock,
+        {
+            "name": "A/B",
+            "steps": [
+                {"id": "pause", "type": "wait", "duration": "P2D"},
+                {
+                    "id": "ab",
+                    "type": "split",
+                    "variants": [
+                        {"name": "A", "weight": 70, "next": "mail_a"},
+                        {"name": "B", "weight": 30, "next": "mail_b"},
+                    ],
+                },
+                {
+                    "id": "mail_a",
+                    "type": "send",
+                    "channel": "email",
+                    "template": {"subject": "A", "text": "a"},
+                    "next": "done",
+                },
+                {
+                    "id": "mail_b",
+                    "type": "send",
+                    "channel": "email",
+                    "template": {"subject": "B", "text": "b"},
+                },
+                {"id": "done", "type": "exit"},
+            ],
+        },
+    )
+    await enroll(sessions, clock, campaign_id, contacts)
+    engine = dispatcher(sessions, clock, batch_size=64)
+    await engine.run_until_idle()
+    assert await touches(sessions) == []
+
+    clock.advance(timedelta(days=2))
+    assert await engine.run_until_idle() == 200
+    counts = Counter(t.step_id for t in await touches(sessions))
+    assert counts["mail_a"] + counts["mail_b"] == 200
+    assert 110 <= counts["mail_a"] <= 170  # 70% of 200, give or take chance
+    again = Counter(t.step_id for t in await touches(sessions))
+    assert again == counts
+    assert await engine.run_until_idle() == 0
