@@ -88,7 +88,9 @@ def _graph_problems(campaign: Campaign) -> Iterator[tuple[Location, str]]:
     waits = {step.id for step in campaign.steps if isinstance(step, WaitStep | WaitForEventStep)}
     for cycle in _cycles_without(waits, edges):
         first = min(cycle, key=lambda step_id: index[step_id])
-        path = " → ".join([*cycle, cycle[0]])
+        start = cycle.index(first)
+        cycle = cycle[start:] + cycle[:start]
+        path = " → ".join([*cycle, first])
         yield ("steps", index[first]), f"the loop {path} has no wait or wait_for_event"
 
 

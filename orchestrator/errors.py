@@ -32,10 +32,13 @@ def _json_path(loc: Iterable[Any]) -> list[Any]:
     """The path as the client's JSON has it: pydantic adds a level naming the member of a
     tagged union it tried (`steps.0.send.channel`), which the JSON has not."""
     kept: list[Any] = []
+    dropped = False
     for part in loc:
         union_place = bool(kept) and (isinstance(kept[-1], int) or kept[-1] in _UNION_PLACES)
-        if part in _UNION_TAGS and union_place and kept[-1] != part:
+        if part in _UNION_TAGS and union_place and not dropped:
+            dropped = True
             continue
+        dropped = False
         kept.append(part)
     return kept
 

@@ -38,7 +38,12 @@ def _service(session: SessionDep, runtime: RuntimeDep) -> CampaignService:
 ServiceDep = Annotated[CampaignService, Depends(_service)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignPublic,
+    response_model_exclude_none=True,
+)
 async def define_campaign(
     definition: Definition, service: ServiceDep, _key: CampaignsKey
 ) -> CampaignPublic:
@@ -76,7 +81,12 @@ async def list_campaigns(
     )
 
 
-@router.get("/{campaign_id:int}", response_model=CampaignPublic, responses=problem_responses(404))
+@router.get(
+    "/{campaign_id:int}",
+    response_model=CampaignPublic,
+    response_model_exclude_none=True,
+    responses=problem_responses(404),
+)
 async def get_campaign(
     campaign_id: CampaignId,
     service: ServiceDep,
@@ -88,7 +98,10 @@ async def get_campaign(
 
 
 @router.put(
-    "/{campaign_id:int}", response_model=CampaignPublic, responses=problem_responses(404, 409)
+    "/{campaign_id:int}",
+    response_model=CampaignPublic,
+    response_model_exclude_none=True,
+    responses=problem_responses(404, 409),
 )
 async def edit_campaign(
     campaign_id: CampaignId, definition: Definition, service: ServiceDep, _key: CampaignsKey
@@ -141,6 +154,7 @@ for _action in ("activate", "pause", "resume", "archive"):
         _lifecycle(_action),  # type: ignore[arg-type]
         methods=["POST"],
         response_model=CampaignPublic,
+        response_model_exclude_none=True,
         responses=problem_responses(404, 409),
         name=f"{_action}_campaign",
     )

@@ -1,0 +1,221 @@
+"""Each step type, walked in memory with a fake clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orchestrator.campaign_checks import parse_campaign
+from orchestrator.conditions import EventFact, Facts
+from orchestrator.steps import Journey, Position, advance, apply_decision, split_choice
+from policies import Allow, Block, Defer
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 10:00 in Tokyo
+
+
+def journey(steps, *, events=(), attributes=None, consent=None, timezone="Asia/Tokyo", **more):
+    definition = parse_campaign({"name": "t", "steps": steps, **more})
+    facts = Facts(
+        contact={"attributes": attributes or {}, "locale": "ja-JP"},
+        consent=consent or {},
+        events=tuple(events),
+    )
+    return Journey(1, definition, 7, timezone, NOW - timedelta(days=1), facts)
+
+
+def start(j: Journey, at: datetime = NOW) -> Position:
+    return Position(step_id=j.campaign.steps[0].id, entered_at=at, seq=1, attempt=0)
+
+
+MAIL = {"id": "mail", "type": "send", "channel": "email", "template": {"subject": "s", "text": "t"}}
+
+
+def test_a_wait_holds_the_enrollment_until_its_duration_has_passed():
+    j = journey([{"id": "w", "type": "wait", "duration": "PT2H"}, MAIL])
+    position = start(j)
+    assert advance(position, j, NOW + timedelta(hours=1)) is None
+    assert position.next_action_at == NOW + timedelta(hours=2)
+    step = advance(position, j, NOW + timedelta(hours=2))
+    assert step is not None
+    assert (step.id, position.seq) == ("mail", 2)
+
+
+def test_wait_until_a_time_of_day_reads_the_contacts_clock():
+    until = {"id": "w", "type": "wait", "until": {"time": "09:00", "days": ["mon", "tue"]}}
+    tokyo = journey([until, MAIL])
+    position = start(tokyo)  # Monday 10:00 in Tokyo: next is Tuesday 09:00 JST
+    advance(position, tokyo, NOW)
+    assert position.next_action_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    new_york = journey([until, MAIL], timezone="America/New_York")
+    position = start(new_york)  # Sunday 20:00 in New York: next is Monday 09:00 EST
+    advance(position, new_york, NOW)
+    assert position.next_action_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+
+
+def test_wait_until_moves_on_across_a_dst_change():
+    until = {"id": "w", "type": "wait", "until": {"time": "02:30", "days": ["sun"]}}
+    j = journey([until, MAIL], timezone="America/New_York")
+    entered = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # the clocks skip 02:00-03:00 next day
+    position = start(j, entered)
+    advance(position, j, entered)
+    assert position.next_action_at == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
+
+
+WAIT_FOR_CLICK = {
+    "id": "wait",
+    "type": "wait_for_event",
+    "timeout": "P3D",
+    "cases": [
+        {"when": {"event": "click", "step": "mail"}, "next": "clicked"},
+        {"when": {"event": "purchased", "data": {"plan": "pro"}}, "next": "bought"},
+    ],
+    "on_timeout": "nothing",
+}
+AFTER_WAIT = [
+    {"id": "clicked", "type": "exit"},
+    {"id": "bought", "type": "exit"},
+    {"id": "nothing", "type": "exit"},
+]
+
+
+def walk_wait(events, at):
+    j = journey([MAIL, WAIT_FOR_CLICK, *AFTER_WAIT], events=events)
+    position = Position(step_id="wait", entered_at=NOW, seq=2, attempt=0)
+    advance(position, j, at)
+    return position
+
+
+def test_wait_for_event_waits_and_asks_to_be_woken():
+    position = walk_wait([], NOW + timedelta(hours=1))
+    assert (position.step_id, position.awaiting_event) == ("wait", True)
+    assert position.next_action_at == NOW + timedelta(days=3)
+
+
+def test_wait_for_event_takes_the_first_matching_case_in_case_order():
+    later = NOW + timedelta(minutes=5)
+    events = [
+        EventFact("purchased", {"plan": "pro", "amount": 3}, later),
+        EventFact("click", {}, later, step_id="mail"),
+    ]
+    position = walk_wait(events, later)
+    assert (position.step_id, position.seq, position.state) == ("clicked", 3, "exited")
+    only_purchase = walk_wait(events[:1], later)
+    assert only_purchase.step_id == "bought"
+
+
+def test_wait_for_event_ignores_events_from_before_it_began_or_about_other_steps():
+    events = [
+        EventFact("click", {}, NOW - timedelta(seconds=1), step_id="mail"),
+        EventFact("click", {}, NOW + timedelta(seconds=1), step_id=None),
+        EventFact("purchased", {"plan": "basic"}, NOW + timedelta(seconds=1)),
+    ]
+    position = walk_wait(events, NOW + timedelta(hours=1))
+    assert (position.step_id, position.awaiting_event) == ("wait", True)
+
+
+def test_wait_for_event_times_out_to_its_on_timeout_step():
+    position = walk_wait([], NOW + timedelta(days=3))
+    assert (position.state, position.seq) == ("exited", 3)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "consent", "expected"),
+    [
+        ({"tier": "gold"}, {}, "gold"),
+        ({"tier": "silver", "score": 80}, {}, "warm"),
+        ({"tier": "silver", "score": 20}, {"email": "opted_in"}, "mailable"),
+        ({}, {}, "fallback"),
+    ],
+)
+def test_a_branch_takes_the_first_case_that_holds(attributes, consent, expected):
+    branch = {"id": "b", "type": "branch", "default": "fallback", "cases": [
+        {"when": {"attribute": "tier", "op": "eq", "value": "gold"}, "next": "gold"},
+        {"when": {"all": [{"attribute": "score", "op": "gt", "value": 50},
+                          {"not": {"attribute": "tier", "op": "in", "value": ["gold"]}}]},
+         "next": "warm"},
+        {"when": {"consent": "email", "is": "opted_in"}, "next": "mailable"}]}  # fmt: skip
+    targets = [{"id": name, "type": "wait", "duration": "P1D"} for name in
+               ("gold", "warm", "mailable", "fallback")]  # fmt: skip
+    j = journey([branch, *targets], attributes=attributes, consent=consent)
+    position = start(j)
+    advance(position, j, NOW)
+    assert position.step_id == expected
+
+
+def test_a_branch_sees_events_of_the_whole_enrollment():
+    branch = {"id": "b", "type": "branch", "cases": [
+        {"when": {"event": "replied"}, "next": "warm"}]}  # fmt: skip
+    rest = [{"id": "cold", "type": "wait", "duration": "P1D"},
+            {"id": "warm", "type": "wait", "duration": "P1D"}]  # fmt: skip
+    events = [EventFact("replied", {}, NOW - timedelta(hours=3))]
+    j = journey([branch, *rest], events=events)
+    position = start(j)
+    advance(position, j, NOW)
+    assert position.step_id == "warm"
+
+
+def test_a_split_is_stable_and_near_its_weights():
+    split = parse_campaign(
+        {
+            "name": "s",
+            "steps": [
+                {
+                    "id": "ab",
+                    "type": "split",
+                    "variants": [
+                        {"name": "A", "weight": 3, "next": "a"},
+                        {"name": "B", "weight": 1, "next": "b"},
+                    ],
+                },
+                {"id": "a", "type": "exit"},
+                {"id": "b", "type": "exit"},
+            ],
+        }
+    ).steps[0]
+    choices = Counter(split_choice(split, 42, contact) for contact in range(4000))
+    assert 2800 <= choices["a"] <= 3200
+    assert all(split_choice(split, 42, c) == split_choice(split, 42, c) for c in range(50))
+    other_campaign = [split_choice(split, 43, c) for c in range(50)]
+    assert other_campaign != [split_choice(split, 42, c) for c in range(50)]
+
+
+def test_a_send_step_stops_the_walk_and_the_decision_moves_it_on():
+    j = journey([MAIL, {"id": "after", "type": "wait", "duration": "P1D"}])
+    position = start(j)
+    step = advance(position, j, NOW)
+    assert step is not None
+    assert step.id == "mail"
+    apply_decision(position, step, Allow(), j.campaign, NOW)
+    assert (position.step_id, position.attempt) == ("after", 0)
+
+
+def test_a_deferred_send_waits_on_its_step_with_a_new_attempt():
+    j = journey([MAIL])
+    position = start(j)
+    step = advance(position, j, NOW)
+    until = NOW + timedelta(hours=5)
+    apply_decision(position, step, Defer(until, "cap", "full"), j.campaign, NOW)
+    assert (position.step_id, position.attempt, position.next_action_at) == ("mail", 1, until)
+
+
+@pytest.mark.parametrize(("on_blocked", "state"), [("skip", "completed"), ("exit", "exited")])
+def test_a_blocked_send_skips_or_exits(on_blocked, state):
+    j = journey([{**MAIL, "on_blocked": on_blocked}])
+    position = start(j)
+    step = advance(position, j, NOW)
+    apply_decision(position, step, Block("consent", "no opt-in"), j.campaign, NOW)
+    assert position.state == state
+    assert position.next_action_at is None
+
+
+def test_after_the_last_step_the_enrollment_completes():
+    j = journey([{"id": "w", "type": "wait", "duration": "PT1S"}])
+    position = start(j)
+    advance(position, j, NOW + timedelta(seconds=1))
+    assert (position.state, position.exit_reason, position.finished_at) == (
+        "completed",
+        None,
+        NOW + timedelta(seconds=1),
+    )
