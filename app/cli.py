@@ -33,13 +33,16 @@ cli.add_typer(keys_cli, name="keys")
 def serve(
     host: Annotated[str | None, typer.Option(help="default: KIZUNA_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: KIZUNA_PORT")] = None,
+    engine: Annotated[
+        bool, typer.Option(help="also run the dispatcher, outbox and schedules here")
+    ] = True,
 ) -> None:
-    """Run the HTTP API and the engine (dispatcher, outbox, schedules) in one process."""
+    """Run the HTTP API and, unless --no-engine, the engine in the same process."""
     settings = get_settings()
     configure_logging(settings.log_level)
     host, port = host or settings.host, port or settings.port
     typer.echo(f"Kizuna on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    app = create_app(settings, run_engine=True)
+    app = create_app(settings, run_engine=engine)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,8 +12,6 @@ from sqlalchemy import inspect
 from app.database import create_engine
 from app.migrations import alembic_config, migrate
 from orchestrator.models import metadata
-
-pytestmark = pytest.mark.asyncio
 
 
 def in_thread(function, *args) -> None:

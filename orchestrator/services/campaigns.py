@@ -13,6 +13,7 @@ from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import Campaign, CampaignVersion
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
+from orchestrator.store.signals import notify_dispatchers
 
 __all__ = ["Action", "CampaignService", "CampaignView", "stored_definition"]
 
@@ -45,6 +46,7 @@ class CampaignService:
     """Campaigns in one unit of work: the caller commits or rolls back."""
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._session = session
         self._campaigns = CampaignStore(session)
         self._enrollments = EnrollmentStore(session)
         self._clock = clock
@@ -135,6 +137,7 @@ class CampaignService:
             await self._enrollments.set_campaign_state(campaign_id, "active", "paused", now)
         elif action == "resume":
             await self._enrollments.set_campaign_state(campaign_id, "paused", "active", now)
+            await notify_dispatchers(self._session)
         elif action == "archive":
             await self._enrollments.finish_campaign(campaign_id, "archived", now)
         campaign.status, campaign.updated_at = target, now

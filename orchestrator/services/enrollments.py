@@ -20,6 +20,7 @@ from orchestrator.snapshots import contact_fields
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.enrollments import EnrollmentStore
+from orchestrator.store.signals import notify_dispatchers
 
 __all__ = ["EnrollmentRequest", "EnrollmentResult", "EnrollmentService", "Skipped"]
 
@@ -90,6 +91,8 @@ class EnrollmentService:
         async for chunk, skipped in self._chunks(request):
             result.skipped += skipped
             await self._enroll_chunk(campaign, definition, chunk, result)
+        if result.enrolled:
+            await notify_dispatchers(self._session)
         return result
 
     async def enroll_audience(self, campaign_id: int, audience: Condition) -> int:

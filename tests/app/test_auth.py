@@ -11,8 +11,6 @@ from orchestrator.services.api_keys import hash_key
 from tests.app.test_contacts_api import assert_problem
 from tests.conftest import ADMIN_KEY
 
-pytestmark = pytest.mark.asyncio
-
 
 async def make_key(client, *scopes: str, name: str = "k") -> str:
     response = await client.post("/v1/keys", json={"name": name, "scopes": list(scopes)})

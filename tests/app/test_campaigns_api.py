@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.app.test_contacts_api import assert_problem
 from tests.factories import contact_payload
 
-pytestmark = pytest.mark.asyncio
-
-NURTURE = {
+NURTURE: dict[str, Any] = {
     "name": "Nurture",
     "priority": 40,
     "steps": [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from orchestrator.contact_fields import address_hash
@@ -12,8 +11,6 @@ from orchestrator.models import Campaign, Contact, Enrollment, Event, Suppressio
 from tests.app.test_contacts_api import assert_problem
 from tests.conftest import START
 from tests.factories import contact_payload
-
-pytestmark = pytest.mark.asyncio
 
 
 async def make_contact(client, **fields) -> dict:

@@ -9,8 +9,6 @@ from sqlmodel import col, select
 from orchestrator.models import Contact
 from tests.factories import contact_payload
 
-pytestmark = pytest.mark.asyncio
-
 
 async def contact_count(client) -> int:
     response = await client.get("/v1/contacts", params={"limit": 500})

@@ -10,8 +10,6 @@ import pytest
 from tests.app.test_contacts_api import assert_problem, contact_count
 from tests.factories import contact_payload
 
-pytestmark = pytest.mark.asyncio
-
 
 def ndjson(rows) -> bytes:
     return b"\n".join(orjson.dumps(row) for row in rows) + b"\n"

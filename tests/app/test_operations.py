@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from app.database import create_engine, create_sessionmaker
@@ -18,8 +17,6 @@ from orchestrator.models import ContactUpsert
 from orchestrator.services.contacts import ContactService
 from tests.app.test_contacts_api import assert_problem, contact_count
 from tests.factories import contact_payload
-
-pytestmark = pytest.mark.asyncio
 
 
 async def test_healthz_answers_without_a_key(client):

@@ -12,8 +12,6 @@ from tests.app.test_contacts_api import assert_problem
 from tests.engine import enrollments, touches
 from tests.factories import contact_payload
 
-pytestmark = pytest.mark.asyncio
-
 CALLS = {
     "name": "Calls",
     "steps": [

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-
 from tests.engine import (
     add_contacts,
     claim,
@@ -18,8 +16,6 @@ from tests.engine import (
     post_event,
     touches,
 )
-
-pytestmark = pytest.mark.asyncio
 
 CALL_FIRST = {
     "name": "Call first, then nurture",

@@ -9,6 +9,7 @@ import pytest
 
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.conditions import EventFact, Facts
+from orchestrator.definitions import SplitStep
 from orchestrator.steps import Journey, Position, advance, apply_decision, split_choice
 from policies import Allow, Block, Defer
 
@@ -174,6 +175,7 @@ def test_a_split_is_stable_and_near_its_weights():
             ],
         }
     ).steps[0]
+    assert isinstance(split, SplitStep)
     choices = Counter(split_choice(split, 42, contact) for contact in range(4000))
     assert 2800 <= choices["a"] <= 3200
     assert all(split_choice(split, 42, c) == split_choice(split, 42, c) for c in range(50))
@@ -195,6 +197,7 @@ def test_a_deferred_send_waits_on_its_step_with_a_new_attempt():
     j = journey([MAIL])
     position = start(j)
     step = advance(position, j, NOW)
+    assert step is not None
     until = NOW + timedelta(hours=5)
     apply_decision(position, step, Defer(until, "cap", "full"), j.campaign, NOW)
     assert (position.step_id, position.attempt, position.next_action_at) == ("mail", 1, until)
@@ -205,6 +208,7 @@ def test_a_blocked_send_skips_or_exits(on_blocked, state):
     j = journey([{**MAIL, "on_blocked": on_blocked}])
     position = start(j)
     step = advance(position, j, NOW)
+    assert step is not None
     apply_decision(position, step, Block("consent", "no opt-in"), j.campaign, NOW)
     assert position.state == state
     assert position.next_action_at is None

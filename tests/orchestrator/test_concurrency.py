@@ -1,0 +1,116 @@
+"""Several dispatchers over one PostgreSQL: every step exactly once, nothing lost in a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from app.database import create_engine, create_sessionmaker
+from orchestrator.services.contacts import ContactService
+from tests.engine import dispatcher, enroll, enrollments, launch, touches
+
+pytestmark = pytest.mark.postgres
+
+THREE_STEPS = {
+    "name": "Call, wait, write",
+    "steps": [
+        {"id": "call", "type": "send", "channel": "phone", "template": {"script": "Hi"}},
+        {"id": "wait", "type": "wait", "duration": "P1D"},
+        {"id": "letter", "type": "send", "channel": "dm", "template": {"letter": "Dear"}},
+    ],
+}
+ADDRESS = {"postal_code": "150-0001", "country": "JP", "locality": "渋谷区", "line1": "1-2-3"}
+
+
+@pytest.fixture
+def database_url(postgres_url):
+    from tests.databases import empty_postgres
+
+    empty_postgres(postgres_url)
+    return postgres_url
+
+
+async def many_contacts(sessions, clock, count: int) -> list[int]:
+    rows = [
+        {"external_id": f"p-{n}", "phone": f"0901{n:07d}", "address": ADDRESS} for n in range(count)
+    ]
+    async with sessions.begin() as session:
+        service = ContactService(session, clock, default_timezone="Asia/Tokyo")
+        result = await service.bulk_upsert(rows)
+        assert result.created == count
+    async with sessions() as session:
+        contacts = await ContactService(session, clock, default_timezone="UTC").page(
+            external_id=None, after=None, limit=count
+        )
+    return [c.id for c in contacts if c.id is not None]
+
+
+async def run_together(url: str, clock, count: int) -> list[int]:
+    """`count` dispatchers, each with its own connections, until nothing is due."""
+    engines = [create_engine(url, pool_size=2) for _ in range(count)]
+    try:
+        engines_work = [
+            dispatcher(create_sessionmaker(engine), clock, batch_size=50).run_until_idle()
+            for engine in engines
+        ]
+        return list(await asyncio.gather(*engines_work))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def assert_once_per_enrollment(found, step_id: str, expected: int) -> None:
+    per_enrollment = Counter(t.enrollment_id for t in found if t.step_id == step_id)
+    assert len(per_enrollment) == expected
+    assert set(per_enrollment.values()) == {1}
+
+
+async def test_four_dispatchers_do_every_step_exactly_once(sessions, clock, database_url):
+    contacts = await many_contacts(sessions, clock, 2_000)
+    campaign_id = await launch(sessions, clock, THREE_STEPS)
+    assert (await enroll(sessions, clock, campaign_id, contacts)).enrolled == 2_000
+
+    shares = await run_together(database_url, clock, 4)
+    assert sum(shares) == 2_000
+    assert sum(1 for share in shares if share > 0) >= 2, f"the work was not shared: {shares}"
+    assert_once_per_enrollment(await touches(sessions), "call", 2_000)
+
+    clock.advance(timedelta(days=1))
+    await run_together(database_url, clock, 4)
+    found = await touches(sessions)
+    assert_once_per_enrollment(found, "call", 2_000)
+    assert_once_per_enrollment(found, "letter", 2_000)
+    states = Counter(e.state for e in await enrollments(sessions))
+    assert states == {"completed": 2_000}
+
+
+async def test_a_dispatcher_killed_mid_batch_loses_nothing(sessions, clock, database_url, tmp_path):
+    contacts = await many_contacts(sessions, clock, 300)
+    campaign_id = await launch(sessions, clock, THREE_STEPS)
+    await enroll(sessions, clock, campaign_id, contacts)
+
+    marker = tmp_path / "inside"
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.orchestrator.crashing_dispatcher", database_url, str(marker)
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert doomed.returncode is None, "the dispatcher ended before its batch"
+            assert time.monotonic() < deadline, "the dispatcher never reached its batch"
+            await asyncio.sleep(0.05)
+        # The doomed process holds row locks on a batch of contacts right now.
+        await run_together(database_url, clock, 2)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(doomed.wait(), timeout=30)
+
+    await run_together(database_url, clock, 2)  # what the dead process had locked
+    assert_once_per_enrollment(await touches(sessions), "call", 300)
+    assert Counter(e.step_id for e in await enrollments(sessions)) == {"wait": 300}

@@ -1,0 +1,56 @@
+"""A real SMTP server (aiosmtpd) that keeps what it receives and fails on request."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class SmtpSink:
+    """The messages received, and replies to give instead of accepting."""
+
+    port: int = 0
+    messages: list[EmailMessage] = field(default_factory=list)
+    #: recipient -> SMTP reply for RCPT TO ("550 5.1.1 no such user", "451 4.3.0 try later")
+    refuse: dict[str, str] = field(default_factory=dict)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default)
+        self.messages.append(message)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def smtp_sink(**options: Any) -> Iterator[SmtpSink]:
+    """An SMTP server on a free port of 127.0.0.1 for the duration."""
+    sink = SmtpSink(port=_free_port(), **options)
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
