@@ -104,7 +104,7 @@ def demo() -> None:
     """Load the demo data set (idempotent)."""
     settings = get_settings()
     count = asyncio.run(_load_demo(settings))
-    typer.echo(f"Demo data loaded: {count} contacts.")
+    typer.echo(f"Demo data loaded: {count} contacts, in the campaign 'Call first, then nurture'.")
 
 
 async def _load_demo(settings: Settings) -> int:

@@ -7,9 +7,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from orchestrator.campaign_checks import parse_campaign
 from orchestrator.clock import Clock
 from orchestrator.models import ContactUpsert
+from orchestrator.services.campaigns import CampaignService
 from orchestrator.services.contacts import ConsentChange, ContactService
+from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 
 __all__ = ["load_demo"]
 
@@ -76,10 +79,40 @@ _CONSENT: dict[str, dict[str, str]] = {
 }
 
 
+_CALL_FIRST: dict[str, Any] = {
+    "name": "Call first, then nurture",
+    "priority": 60,
+    "category": "marketing",
+    "goal": {"event": "meeting_booked"},
+    "reentry": "never",
+    "steps": [
+        {"id": "call", "type": "send", "channel": "phone",
+         "template": {"script": "{{ contact.attributes.name }}様、"
+                                "先日はお問い合わせありがとうございました。"}},
+        {"id": "after_call", "type": "wait_for_event", "timeout": "P3D",
+         "cases": [{"when": {"event": "call_outcome", "data": {"outcome": "interested"}},
+                    "next": "mail1"}],
+         "on_timeout": "letter"},
+        {"id": "mail1", "type": "send", "channel": "email",
+         "template": {"subject": "{{ contact.attributes.name }}様へ：導入ガイドのご案内",
+                      "text": "ガイドはこちら: https://example.com/guide"}},
+        {"id": "wait_click", "type": "wait_for_event", "timeout": "P5D",
+         "cases": [{"when": {"event": "click", "step": "mail1"}, "next": "call2"}],
+         "on_timeout": "letter"},
+        {"id": "call2", "type": "send", "channel": "phone",
+         "template": {"script": "ガイドはご覧いただけましたか？"}, "next": "end"},
+        {"id": "letter", "type": "send", "channel": "dm",
+         "template": {"letter": "{{ contact.attributes.name }}様　季節のご挨拶を申し上げます。"}},
+        {"id": "end", "type": "exit"},
+    ],
+}  # fmt: skip
+
+
 async def load_demo(
     sessions: async_sessionmaker[AsyncSession], clock: Clock, default_timezone: str
 ) -> int:
-    """Upsert the demo contacts and their consent; the number of contacts."""
+    """Upsert the demo contacts and their consent, and start the demo campaign for them
+    (once); the number of contacts."""
     async with sessions.begin() as session:
         service = ContactService(session, clock, default_timezone=default_timezone)
         for row in _CONTACTS:
@@ -93,4 +126,11 @@ async def load_demo(
                         evidence={"form": "demo data set"},
                     )
                     await service.record_consent(contact.id, channel, change)
+        campaigns = CampaignService(session, clock)
+        if not await campaigns.page(status=None, after=None, limit=1):
+            view = await campaigns.create(parse_campaign(_CALL_FIRST))
+            assert view.campaign.id is not None
+            await campaigns.transition(view.campaign.id, "activate")
+            everyone = EnrollmentRequest(external_ids=[row["external_id"] for row in _CONTACTS])
+            await EnrollmentService(session, clock).enroll(view.campaign.id, everyone)
     return len(_CONTACTS)

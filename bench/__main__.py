@@ -1,5 +1,6 @@
 """`python -m bench` (`make bench`): every benchmark, one after the other."""
 
-from bench import contacts_bulk
+from bench import contacts_bulk, dispatch
 
 contacts_bulk.main()
+dispatch.main()

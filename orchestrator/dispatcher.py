@@ -170,11 +170,8 @@ class Dispatcher:
         definitions: dict[tuple[int, int], Campaign],
     ) -> dict[int, list[Any]]:
         """Events of the contacts whose journeys may look at events (one query)."""
-        looking = [
-            e
-            for e in enrollments
-            if _reads_events(definitions[(e.campaign_id, e.campaign_version)])
-        ]
+        reading = {key for key, campaign in definitions.items() if _reads_events(campaign)}
+        looking = [e for e in enrollments if (e.campaign_id, e.campaign_version) in reading]
         if not looking:
             return {}
         since = min(e.created_at for e in looking)

@@ -88,9 +88,12 @@ class EnrollmentService:
         key = (campaign.id, campaign.current_version)
         definition = (await self._catalog.get_many(self._session, [key]))[key]
         result = EnrollmentResult()
+        # A campaign's first enrollments (the big wave) have no history to check: the
+        # contacts of one request are distinct, and the running-journey index catches races.
+        known = await self._enrollments.any_for_campaign(campaign.id)
         async for chunk, skipped in self._chunks(request):
             result.skipped += skipped
-            await self._enroll_chunk(campaign, definition, chunk, result)
+            await self._enroll_chunk(campaign, definition, chunk, result, check_history=known)
         if result.enrolled:
             await notify_dispatchers(self._session)
         return result
@@ -131,13 +134,17 @@ class EnrollmentService:
         definition: Definition,
         contacts: Sequence[Contact],
         result: EnrollmentResult,
+        *,
+        check_history: bool,
     ) -> None:
         if not contacts:
             return
         assert campaign.id is not None
         now = self._clock.now()
         ids = [contact.id for contact in contacts if contact.id is not None]
-        before = await self._enrollments.history_for_reentry(campaign.id, ids)
+        before = (
+            await self._enrollments.history_for_reentry(campaign.id, ids) if check_history else {}
+        )
         starting: list[Contact] = []
         for contact in contacts:
             assert contact.id is not None

@@ -6,14 +6,13 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import literal_column, update
 from sqlmodel import col
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import ConsentLog, Contact, Enrollment, Suppression
-from orchestrator.store.dialect import insert, is_postgresql
+from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, one_of
 
 __all__ = ["ContactStore"]
 
@@ -32,12 +31,6 @@ WRITABLE_COLUMNS = (
 
 _contact = Contact.__table__  # type: ignore[attr-defined]
 
-#: Element types of the per-column arrays, where the column's own type is a variant.
-_POSTGRES_TYPES: dict[str, Any] = {
-    column: postgresql.JSONB(none_as_null=True)
-    for column in ("address", "social", "attributes", "consent")
-}
-
 
 class ContactStore:
     """Reads and writes contacts in the session's transaction; never commits."""
@@ -55,7 +48,7 @@ class ContactStore:
         if not contact_ids:
             return []
         result = await self._session.exec(
-            select_model(Contact).where(col(Contact.id).in_(list(contact_ids)))
+            select_model(Contact).where(one_of(self._session, col(Contact.id), contact_ids))
         )
         return list(result)
 
@@ -84,7 +77,7 @@ class ContactStore:
             return {}
         result = await self._session.exec(
             select_model(Contact.external_id, Contact.id).where(
-                col(Contact.external_id).in_(list(external_ids))
+                one_of(self._session, col(Contact.external_id), external_ids)
             )
         )
         return {
@@ -117,21 +110,8 @@ class ContactStore:
     async def _upsert_postgresql(
         self, rows: Sequence[dict[str, Any]], update_columns: Collection[str]
     ) -> int:
-        # The batch travels as one array per column and is unnested by the server: one
-        # round trip and no per-row statement work, whatever the batch size.
-        columns = list(rows[0])
-        arrays = [
-            bindparam(
-                f"values_{column}",
-                [row[column] for row in rows],
-                type_=postgresql.ARRAY(_POSTGRES_TYPES.get(column, _contact.c[column].type)),
-            )
-            for column in columns
-        ]
-        batch = func.unnest(*arrays).table_valued(*columns).render_derived()
-        statement = postgresql.insert(_contact).from_select(
-            columns, select(*(batch.c[column] for column in columns))
-        )
+        # One statement for the batch, however large (see `insert_unnested`).
+        statement = insert_unnested(_contact, rows)
         statement = statement.on_conflict_do_update(
             index_elements=[_contact.c.external_id],
             set_={column: statement.excluded[column] for column in update_columns},

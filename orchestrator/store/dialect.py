@@ -3,14 +3,22 @@ statements over many rows at once, in the fastest form each database offers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["insert", "is_postgresql", "update_by_id"]
+__all__ = [
+    "insert",
+    "insert_unnested",
+    "is_postgresql",
+    "one_of",
+    "unnested",
+    "update_by_id",
+]
 
 
 def insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -25,32 +33,56 @@ def is_postgresql(session: AsyncSession) -> bool:
     return session.sync_session.get_bind().dialect.name == "postgresql"
 
 
+def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter however many
+    values, so the statement compiles and plans once for every batch size."""
+    values = list(values)
+    if is_postgresql(session):
+        return column == any_(literal(values, postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
+
+
+def unnested(table: Table, rows: Sequence[Mapping[str, Any]]) -> TableValuedAlias:
+    """PostgreSQL: the rows as `unnest(array, array, ...) AS t(col, col, ...)`, one array
+    per column, so a whole batch travels as one statement with a handful of parameters."""
+    names = list(rows[0])
+    arrays = [
+        bindparam(
+            f"values_{name}",
+            [row[name] for row in rows],
+            type_=postgresql.ARRAY(_element(table, name)),
+        )
+        for name in names
+    ]
+    return func.unnest(*arrays).table_valued(*names).render_derived()
+
+
+def insert_unnested(table: Table, rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:
+    """PostgreSQL: `INSERT INTO table (...) SELECT ... FROM unnest(...)` for the rows."""
+    batch = unnested(table, rows)
+    names = list(rows[0])
+    return postgresql.insert(table).from_select(names, select(*(batch.c[n] for n in names)))
+
+
+def _element(table: Table, name: str) -> Any:
+    column_type = table.c[name].type
+    if isinstance(column_type, JSON):  # the JSON/JSONB variant: JSONB, None as SQL NULL
+        return postgresql.JSONB(none_as_null=True)
+    return column_type
+
+
 async def update_by_id(
-    session: AsyncSession,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    types: Mapping[str, Any] | None = None,
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
     """Set each row's columns on the row with its `id`; every row gives the same columns.
 
-    PostgreSQL gets one statement joining an unnested array per column; SQLite an
-    executemany. `types` overrides a column's array element type (JSON variants).
+    PostgreSQL gets one statement joining the unnested batch; SQLite an executemany.
     """
     if not rows:
         return
     columns = [name for name in rows[0] if name != "id"]
     if is_postgresql(session):
-        names = ["id", *columns]
-        arrays = [
-            bindparam(
-                f"values_{name}",
-                [row[name] for row in rows],
-                type_=postgresql.ARRAY((types or {}).get(name, table.c[name].type)),
-            )
-            for name in names
-        ]
-        batch = func.unnest(*arrays).table_valued(*names).render_derived()
+        batch = unnested(table, rows)
         statement = (
             update(table)
             .where(table.c.id == batch.c.id)

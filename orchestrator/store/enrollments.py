@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Contact, Enrollment
-from orchestrator.store.dialect import insert, is_postgresql, update_by_id
+from orchestrator.store.dialect import insert, is_postgresql, one_of, update_by_id
 
 __all__ = ["EnrollmentStore"]
 
@@ -48,7 +48,7 @@ class EnrollmentStore:
             return []
         result = await self._session.exec(
             select(Enrollment).where(
-                col(Enrollment.contact_id).in_(contact_ids),
+                one_of(self._session, col(Enrollment.contact_id), contact_ids),
                 col(Enrollment.state) == "active",
                 col(Enrollment.next_action_at) <= now,
             )
@@ -126,6 +126,13 @@ class EnrollmentStore:
             )
         )
 
+    async def any_for_campaign(self, campaign_id: int) -> bool:
+        """Whether the campaign has enrolled anyone, ever."""
+        result = await self._session.exec(
+            select(_enrollment.c.id).where(_enrollment.c.campaign_id == campaign_id).limit(1)
+        )
+        return result.first() is not None
+
     async def history_for_reentry(
         self, campaign_id: int, contact_ids: Collection[int]
     ) -> dict[int, tuple[bool, datetime | None]]:
@@ -139,7 +146,7 @@ class EnrollmentStore:
             select(_enrollment.c.contact_id, running, func.max(_enrollment.c.finished_at))
             .where(
                 _enrollment.c.campaign_id == campaign_id,
-                _enrollment.c.contact_id.in_(list(contact_ids)),
+                one_of(self._session, _enrollment.c.contact_id, contact_ids),
             )
             .group_by(_enrollment.c.contact_id)
         )

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Event, Touch
-from orchestrator.store.dialect import insert
+from orchestrator.store.dialect import insert, one_of
 
 __all__ = ["EventStore"]
 
@@ -49,7 +49,10 @@ class EventStore:
         result = await self._session.exec(
             select(Event, Touch.enrollment_id, Touch.step_id)
             .join(Touch, col(Touch.id) == col(Event.touch_id), isouter=True)
-            .where(col(Event.contact_id).in_(list(contact_ids)), col(Event.occurred_at) >= since)
+            .where(
+                one_of(self._session, col(Event.contact_id), contact_ids),
+                col(Event.occurred_at) >= since,
+            )
             .order_by(col(Event.occurred_at), col(Event.id))
         )
         return [(event, enrollment_id, step_id) for event, enrollment_id, step_id in result]

@@ -8,7 +8,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Suppression
-from orchestrator.store.dialect import insert
+from orchestrator.store.dialect import insert, one_of
 
 __all__ = ["SuppressionStore"]
 
@@ -38,8 +38,8 @@ class SuppressionStore:
         result = await self._session.exec(
             select(Suppression).where(
                 or_(
-                    col(Suppression.contact_id).in_(list(contact_ids)),
-                    col(Suppression.address_hash).in_(list(address_hashes)),
+                    one_of(self._session, col(Suppression.contact_id), contact_ids),
+                    one_of(self._session, col(Suppression.address_hash), address_hashes),
                 )
             )
         )

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Touch
-from orchestrator.store.dialect import insert, is_postgresql
+from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, one_of
 
 __all__ = ["NOT_COUNTED", "TouchStore"]
 
@@ -27,18 +27,18 @@ class TouchStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert touches (all rows with the same columns); a touch whose idempotency key
-        exists already is left alone. The ids of the inserted ones, by key."""
+        exists already is left alone."""
         if not rows:
-            return {}
-        statement = (
-            insert(self._session, _touch)
-            .on_conflict_do_nothing(index_elements=[_touch.c.idempotency_key])
-            .returning(_touch.c.idempotency_key, _touch.c.id)
-        )
-        result = await self._session.exec(statement, params=list(rows))
-        return {str(key): int(touch_id) for key, touch_id in result.all()}
+            return
+        key = [_touch.c.idempotency_key]
+        if is_postgresql(self._session):
+            statement = insert_unnested(_touch, rows).on_conflict_do_nothing(index_elements=key)
+            await self._session.exec(statement)
+        else:
+            lenient = insert(self._session, _touch).on_conflict_do_nothing(index_elements=key)
+            await self._session.exec(lenient, params=list(rows))
 
     async def counted_since(self, contact_ids: Collection[int], since: datetime) -> list[Touch]:
         """The contacts' admitted touches since `since`: what caps and gaps count."""
@@ -46,7 +46,7 @@ class TouchStore:
             return []
         result = await self._session.exec(
             select(Touch).where(
-                col(Touch.contact_id).in_(list(contact_ids)),
+                one_of(self._session, col(Touch.contact_id), contact_ids),
                 col(Touch.created_at) > since,
                 col(Touch.status).not_in(NOT_COUNTED),
             )
