@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, RequestContext
-from app.routers import campaigns, contacts, events, health, keys, tasks
+from app.routers import campaigns, contacts, events, health, keys, policy, tasks
 from app.runtime import start_runtime
 from app.schemas.problems import problems_as_problem_json
 from app.settings import Settings, get_settings
@@ -51,6 +51,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(contacts.router)
     app.include_router(campaigns.router)
+    app.include_router(policy.router)
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(keys.router)

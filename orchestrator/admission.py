@@ -1,8 +1,10 @@
 """Admission: the policy's decision for every touch a batch asks for, in priority order.
 
-Everything a decision needs is loaded once for the batch (suppressions, throttle counts),
-and what one decision admits counts for the next, so two campaigns competing for one
-contact in one pass are judged one after the other, the higher priority first.
+Everything a decision needs is loaded once for the batch (the policy in force, the
+contacts' counted touches, suppressions, throttle counts), and what one decision admits
+counts for the next, so campaigns competing for one contact in one pass are judged one
+after the other, the higher priority first. The batch's contacts are locked by the claim,
+so no other dispatcher judges a touch for them until this transaction ends.
 """
 
 from __future__ import annotations
@@ -16,11 +18,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.base import ContactSnapshot
 from orchestrator.definitions import Campaign, SendStep
 from orchestrator.models import Contact, Enrollment
-from orchestrator.snapshots import address_hashes
+from orchestrator.services.policies import PolicyInForce, policy_in_force
+from orchestrator.snapshots import address_hashes, past_touch, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
-from policies import Allow, Block, Candidate, ContactFacts, Decision, Defer, Policy, evaluate
+from policies import (
+    Allow,
+    Block,
+    Candidate,
+    ContactFacts,
+    Decision,
+    Defer,
+    History,
+    PastTouch,
+    evaluate,
+)
 from policies.explain import at_local, span
 
 __all__ = ["Admission", "Request"]
@@ -46,13 +59,21 @@ class Admission:
 
     def __init__(
         self,
-        policy: Policy,
+        policy: PolicyInForce,
+        histories: dict[int, History],
         suppressed: dict[int, frozenset[str]],
         throttled: dict[tuple[int, str], list[datetime]],
     ) -> None:
-        self._policy = policy
+        self._in_force = policy
+        self._policy = policy.policy
+        self._histories = histories
         self._suppressed = suppressed
         self._throttled = throttled
+
+    @property
+    def policy_version(self) -> int:
+        """The version every decision of the batch is made under."""
+        return self._in_force.version
 
     @classmethod
     async def prepare(
@@ -64,25 +85,20 @@ class Admission:
     ) -> Admission:
         """Load what the batch's decisions need, locking throttled campaigns (after the
         contacts, in id order) so concurrent dispatchers count their throttles one by one."""
-        hashes = {contact.id: address_hashes(contact) for contact in contacts}
-        rows = await SuppressionStore(session).matching(
-            [c.id for c in contacts if c.id is not None],
-            {h for by_channel in hashes.values() for hs in by_channel.values() for h in hs},
-        )
-        suppressed: dict[int, frozenset[str]] = {}
-        for contact in contacts:
-            assert contact.id is not None
-            channels = {
-                row.channel
-                for row in rows
-                if row.contact_id == contact.id
-                or any(
-                    row.address_hash in found
-                    for channel, found in hashes[contact.id].items()
-                    if row.channel in ("*", channel)
-                )
-            }
-            suppressed[contact.id] = frozenset(channels)
+        in_force = await policy_in_force(session)
+        ids = [contact.id for contact in contacts if contact.id is not None]
+        histories: dict[int, History] = {contact_id: History() for contact_id in ids}
+        if in_force.policy.longest_window:
+            since = now - in_force.policy.longest_window
+            for touch in await TouchStore(session).counted_since(ids, since):
+                histories[touch.contact_id].add(past_touch(touch))
+        hashes = {h for c in contacts for found in address_hashes(c).values() for h in found}
+        rows = await SuppressionStore(session).matching(ids, hashes)
+        suppressed = {
+            contact.id: suppressed_channels(contact, rows)
+            for contact in contacts
+            if contact.id is not None
+        }
 
         throttles = {
             (campaign_id, channel): rule
@@ -96,7 +112,7 @@ class Admission:
             counts = await TouchStore(session).throttle_counts(throttles.keys(), now - longest)
             for key, rule in throttles.items():
                 counts[key] = sorted(t for t in counts.get(key, []) if t > now - rule.per)
-        return cls(Policy(), suppressed, counts)
+        return cls(in_force, histories, suppressed, counts)
 
     def weight(self, request: Request) -> float:
         """What the touch costs against weighted caps."""
@@ -134,9 +150,20 @@ class Admission:
             paused_until=contact.paused_until,
             suppressed=self._suppressed.get(contact.id, frozenset()),
         )
-        decision = evaluate(candidate, (), self._policy, facts, now)
+        history = self._histories.setdefault(contact.id, History())
+        decision = evaluate(candidate, history, self._policy, facts, now)
         if isinstance(decision, Allow):
             decision = self._throttle(request, now)
+        if isinstance(decision, Allow):
+            history.add(
+                PastTouch(
+                    channel=request.step.channel,
+                    at=now,
+                    weight=self.weight(request),
+                    category=request.campaign.category,
+                    campaign_id=request.campaign_id,
+                )
+            )
         return decision
 
     def _throttle(self, request: Request, now: datetime) -> Decision:

@@ -195,8 +195,10 @@ class Dispatcher:
         for walk, request, decision in zip(
             asking, requests, admission.decide(requests, now), strict=True
         ):
-            weight = admission.weight(request)
-            walk.touches.append(self._touch(walk, request, decision, weight, now))
+            walk.touches.append(
+                self._touch(walk, request, decision, now, weight=admission.weight(request),
+                            policy_version=admission.policy_version)
+            )  # fmt: skip
             apply_decision(walk.position, request.step, decision, walk.journey.campaign, now)
             walk.step = advance(walk.position, walk.journey, now)
 
@@ -225,11 +227,11 @@ class Dispatcher:
         )
 
     def _touch(
-        self, walk: _Walk, request: Request, decision: Decision, weight: float, now: datetime
+        self, walk: _Walk, request: Request, decision: Decision, now: datetime, **fields: Any
     ) -> dict[str, Any]:
         if isinstance(decision, Allow):
             return self._touch_row(
-                walk, request.step, "queued", now, content=request.content, weight=weight
+                walk, request.step, "queued", now, content=request.content, **fields
             )
         status = "deferred" if isinstance(decision, Defer) else "blocked"
         assert isinstance(decision, Defer | Block)
@@ -238,7 +240,7 @@ class Dispatcher:
             request.step,
             status,
             now,
-            weight=weight,
+            **fields,
             rule=decision.rule,
             reason=decision.reason,
             defer_until=decision.until if isinstance(decision, Defer) else None,

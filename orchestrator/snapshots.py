@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from channels.base import ContactSnapshot
 from orchestrator.contact_fields import address_hash, postal_key
-from orchestrator.models import Contact
+from orchestrator.models import Contact, Suppression, Touch
+from policies import PastTouch
 
-__all__ = ["address_hashes", "contact_fields", "snapshot", "template_context"]
+__all__ = [
+    "address_hashes",
+    "contact_fields",
+    "past_touch",
+    "snapshot",
+    "suppressed_channels",
+    "template_context",
+]
 
 
 def snapshot(contact: Contact) -> ContactSnapshot:
@@ -71,3 +80,30 @@ def address_hashes(contact: Contact) -> dict[str, set[str]]:
     for network, handle in contact.social.items():
         hashes.setdefault("sns", set()).add(address_hash("sns", f"{network}:{handle}"))
     return hashes
+
+
+def suppressed_channels(contact: Contact, suppressions: Iterable[Suppression]) -> frozenset[str]:
+    """The channels (or `*`) on which a suppression holds the contact back: one recorded
+    against the contact, or one of its addresses on that channel."""
+    hashes = address_hashes(contact)
+    return frozenset(
+        row.channel
+        for row in suppressions
+        if row.contact_id == contact.id
+        or any(
+            row.address_hash in found
+            for channel, found in hashes.items()
+            if row.channel in ("*", channel)
+        )
+    )
+
+
+def past_touch(touch: Touch) -> PastTouch:
+    """An admitted touch as caps and gaps count it."""
+    return PastTouch(
+        channel=touch.channel,
+        at=touch.created_at,
+        weight=touch.weight,
+        category="transactional" if touch.category == "transactional" else "marketing",
+        campaign_id=touch.campaign_id,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from orchestrator.conditions import EventFact, Facts, first_match, holds
@@ -20,6 +20,7 @@ from orchestrator.definitions import (
     WaitStep,
 )
 from policies import Allow, Block, Decision, Defer
+from policies.local_time import first_at
 
 __all__ = ["MAX_STEPS_PER_PASS", "Journey", "Position", "advance", "apply_decision", "split_choice"]
 
@@ -154,15 +155,14 @@ def _wait_over(step: WaitStep, entered_at: datetime, timezone: str) -> datetime:
 
 def next_time_of_day(until: UntilTime, after: datetime, timezone: str) -> datetime:
     """The first instant at or after `after` when the contact's clock shows `until.time` on
-    one of `until.days`. A time a DST change skips moves on by the gap (02:30 → 03:30)."""
+    one of `until.days` (a time a DST change skips shows when the clock jumps past it)."""
     zone = ZoneInfo(timezone)
     start = after.astimezone(zone).date()
     for offset in range(8):
         day = start + timedelta(days=offset)
         if day.weekday() not in until.weekdays:
             continue
-        # fold=0 reads a skipped time with the offset before the change (PEP 495).
-        instant = datetime.combine(day, until.time, tzinfo=zone).astimezone(UTC)
+        instant = first_at(day, until.time, zone)
         if instant >= after:
             return instant
     raise AssertionError("a week always has an allowed day")  # days is never empty

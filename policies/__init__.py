@@ -3,6 +3,7 @@
 from policies.decision import Allow, Block, Decision, Defer
 from policies.evaluate import evaluate
 from policies.facts import Candidate, ContactFacts, PastTouch
+from policies.history import History
 from policies.model import Policy
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ContactFacts",
     "Decision",
     "Defer",
+    "History",
     "PastTouch",
     "Policy",
     "evaluate",

@@ -17,12 +17,14 @@ from app.schemas.contacts import (
     ContactPublic,
     RowProblem,
 )
+from app.schemas.policy import PressurePublic
 from app.schemas.problems import problem_responses
 from app.schemas.timeline import Timeline, entry_schema
 from channels.registry import channel_names
 from orchestrator.errors import NotFound
 from orchestrator.models import ContactUpsert
 from orchestrator.services.contacts import MAX_BULK_ROWS, ConsentChange, ContactService
+from orchestrator.services.pressure import PressureService
 from orchestrator.services.timeline import TimelineService
 
 router = APIRouter(
@@ -187,3 +189,20 @@ async def timeline(
     """Touches with their policy decisions, events and consent changes, newest first."""
     page = await TimelineService(session).page(contact_id, cursor, limit)
     return Timeline(items=[entry_schema(e) for e in page.entries], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/{contact_id:int}/pressure",
+    response_model=PressurePublic,
+    responses=problem_responses(404),
+    summary="How close a contact is to each limit",
+)
+async def pressure(
+    contact_id: ContactId, session: SessionDep, runtime: RuntimeDep, _key: CampaignsKey
+) -> PressurePublic:
+    """For each rule of the policy: used, limit and the next free time; for each channel:
+    whether a marketing touch could go now, or when, and what decides it."""
+    found = await PressureService(session, runtime.channels).pressure(
+        contact_id, runtime.clock.now()
+    )
+    return PressurePublic.model_validate(found, from_attributes=True)

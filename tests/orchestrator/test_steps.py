@@ -61,7 +61,7 @@ def test_wait_until_moves_on_across_a_dst_change():
     entered = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # the clocks skip 02:00-03:00 next day
     position = start(j, entered)
     advance(position, j, entered)
-    assert position.next_action_at == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
+    assert position.next_action_at == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 03:00 EDT
 
 
 WAIT_FOR_CLICK = {

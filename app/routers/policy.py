@@ -1,0 +1,58 @@
+"""`/v1/policy`: the contact-frequency policy, read and replaced as versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from app.auth import CampaignsKey
+from app.deps import RuntimeDep, SessionDep
+from app.schemas.policy import PolicyPublic
+from app.schemas.problems import problem_responses
+from orchestrator.services.policies import PolicyService, parse_policy
+from policies import Policy
+
+router = APIRouter(
+    prefix="/v1/policy", tags=["policy"], responses=problem_responses(400, 401, 403, 422)
+)
+
+
+def _service(session: SessionDep, runtime: RuntimeDep) -> PolicyService:
+    return PolicyService(session, runtime.clock)
+
+
+ServiceDep = Annotated[PolicyService, Depends(_service)]
+
+
+@router.get("", response_model=PolicyPublic, response_model_exclude_none=True)
+async def get_policy(service: ServiceDep, _key: CampaignsKey) -> PolicyPublic:
+    """The policy in force."""
+    return PolicyPublic.of(await service.current())
+
+
+@router.put("", response_model=PolicyPublic, response_model_exclude_none=True)
+async def replace_policy(document: Policy, service: ServiceDep, key: CampaignsKey) -> PolicyPublic:
+    """Store a new version; every problem of the document is listed at once. The
+    dispatcher decides under it from its next batch on, and records the version."""
+    policy = parse_policy(document.model_dump(by_alias=True))
+    return PolicyPublic.of(await service.replace(policy, key.name))
+
+
+@router.get("/versions", response_model=list[PolicyPublic], response_model_exclude_none=True)
+async def policy_versions(service: ServiceDep, _key: CampaignsKey) -> list[PolicyPublic]:
+    """Every stored version, newest first."""
+    return [PolicyPublic.of(version) for version in await service.versions()]
+
+
+@router.get(
+    "/versions/{version:int}",
+    response_model=PolicyPublic,
+    response_model_exclude_none=True,
+    responses=problem_responses(404),
+)
+async def policy_version(
+    version: Annotated[int, Path(ge=0, le=2**31 - 1)], service: ServiceDep, _key: CampaignsKey
+) -> PolicyPublic:
+    """One version (0: the default)."""
+    return PolicyPublic.of(await service.version(version))

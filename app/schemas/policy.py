@@ -1,0 +1,60 @@
+"""The policy API's shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from orchestrator.services.policies import PolicyInForce
+from policies import Policy
+
+__all__ = ["ChannelPressurePublic", "PolicyPublic", "PressurePublic", "RulePressurePublic"]
+
+
+class PolicyPublic(BaseModel):
+    """A policy version (0: the built-in default, before any policy was stored)."""
+
+    version: int
+    document: Policy
+    created_at: datetime | None
+    created_by: str | None
+
+    @classmethod
+    def of(cls, in_force: PolicyInForce) -> PolicyPublic:
+        return cls(
+            version=in_force.version,
+            document=in_force.policy,
+            created_at=in_force.created_at,
+            created_by=in_force.created_by,
+        )
+
+
+class RulePressurePublic(BaseModel):
+    """One rule now: caps give used and limit; `next_free` is when it next lets a touch by."""
+
+    name: str
+    type: str
+    channels: list[str]
+    used: float | None
+    limit: float | None
+    next_free: datetime | None
+
+
+class ChannelPressurePublic(BaseModel):
+    """When a marketing touch on the channel could go (`allow` now, `defer`, `block`)."""
+
+    channel: str
+    decision: str = Field(pattern="^(allow|defer|block)$")
+    next_allowed: datetime | None
+    rule: str | None
+    reason: str | None
+
+
+class PressurePublic(BaseModel):
+    """A contact's pressure under the policy in force, at `at`."""
+
+    policy_version: int
+    at: datetime
+    rules: list[RulePressurePublic]
+    channels: list[ChannelPressurePublic]
