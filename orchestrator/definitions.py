@@ -14,7 +14,6 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -26,6 +25,7 @@ from pydantic import (
 from channels.registry import UnknownChannel, channel_class, channel_names
 from orchestrator.models.checks import reject_nul
 from orchestrator.templates import TemplateError, check_template
+from policies.durations import Duration
 
 __all__ = [
     "WEEKDAYS",
@@ -51,20 +51,6 @@ _CRON_DAY_NUMBERS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu",
                      "6": "sat", "7": "sun"}  # fmt: skip
 
 
-def _iso_duration(value: Any) -> Any:
-    if not isinstance(value, str) or not value.startswith("P"):
-        raise ValueError("a duration is an ISO 8601 string such as 'PT2H' or 'P3D'")
-    return value
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("a duration must be longer than zero")
-    return value
-
-
-#: An ISO 8601 duration (`PT2S` to `P1Y`), longer than zero; a month counts 30 days.
-Duration = Annotated[timedelta, BeforeValidator(_iso_duration), AfterValidator(_positive)]
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 ChannelName = Annotated[str, Field(min_length=1, max_length=32)]
 

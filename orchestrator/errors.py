@@ -12,6 +12,7 @@ __all__ = ["Conflict", "DomainError", "InvalidInput", "NotFound", "TooLarge", "p
 _UNION_TAGS = frozenset(
     {"send", "wait", "wait_for_event", "branch", "split", "exit"}
     | {"all", "any", "not", "consent", "event", "attribute", "field"}
+    | {"cap", "min_gap", "quiet_hours"}
 )
 _UNION_PLACES = ("when", "audience", "not", "filter")
 

@@ -79,6 +79,8 @@ class Journey:
 def advance(position: Position, journey: Journey, now: datetime) -> SendStep | None:
     """Walk until a send step is due (returned, for the policy), a wait, or the end."""
     campaign = journey.campaign
+    if position.next_action_at is not None and position.next_action_at > now:
+        return None  # deferred, or waiting: not due yet
     for _ in range(MAX_STEPS_PER_PASS):
         if not position.active or position.step_id is None:
             return None

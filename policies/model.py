@@ -11,14 +11,16 @@ from typing import Annotated, Any, Literal
 
 import holidays
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    field_serializer,
     field_validator,
     model_validator,
 )
+
+from policies.durations import Duration
 
 __all__ = [
     "DEFAULT_CONSENT",
@@ -43,19 +45,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {"email": 1, "sns": 1, "dm": 2, "phone": 3}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _iso_duration(value: Any) -> Any:
-    if not isinstance(value, str) or not value.startswith("P"):
-        raise ValueError("a duration is an ISO 8601 string such as 'PT24H' or 'P7D'")
-    return value
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("a duration must be longer than zero")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_iso_duration), AfterValidator(_positive)]
 Channels = Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1)]
 
 
@@ -87,10 +76,15 @@ class MinGapRule(_Rule):
     gap: Duration
 
 
+_END_OF_DAY = time(23, 59, 59, 999_999)
+
+
 def _hh_mm(value: Any) -> Any:
+    if isinstance(value, time):
+        return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}", value):
         raise ValueError("a time of day is 'HH:MM'")
-    return "23:59:59.999999" if value == "24:00" else value
+    return _END_OF_DAY if value == "24:00" else value
 
 
 class Window(BaseModel):
@@ -102,6 +96,10 @@ class Window(BaseModel):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "*"]] = Field(min_length=1)
     start: Annotated[time, BeforeValidator(_hh_mm)] = Field(alias="from")
     end: Annotated[time, BeforeValidator(_hh_mm)] = Field(alias="to")
+
+    @field_serializer("start", "end")
+    def _as_hh_mm(self, value: time) -> str:
+        return "24:00" if value == _END_OF_DAY else f"{value:%H:%M}"
 
     @model_validator(mode="after")
     def _not_empty(self) -> Window:

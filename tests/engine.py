@@ -44,7 +44,8 @@ async def add_contacts(sessions, clock, count: int, *, consent=None, **fields) -
             }
             contact, _ = await service.upsert(ContactUpsert.model_validate(payload))
             assert contact.id is not None
-            for channel, status in (consent or {"email": "opted_in"}).items():
+            given = {"email": "opted_in"} if consent is None else consent
+            for channel, status in given.items():
                 await service.record_consent(
                     contact.id, channel, ConsentChange(status=status, source="test")
                 )

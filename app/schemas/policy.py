@@ -17,8 +17,8 @@ class PolicyPublic(BaseModel):
 
     version: int
     document: Policy
-    created_at: datetime | None
-    created_by: str | None
+    created_at: datetime | None = None
+    created_by: str | None = None
 
     @classmethod
     def of(cls, in_force: PolicyInForce) -> PolicyPublic:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,10 +17,16 @@ from orchestrator.models import PolicyVersion
 from orchestrator.store.policies import PolicyStore
 from policies import Policy
 
-__all__ = ["PolicyInForce", "PolicyService", "parse_policy", "policy_in_force"]
+__all__ = [
+    "PolicyInForce",
+    "PolicyService",
+    "check_policy",
+    "parse_policy",
+    "policy_in_force",
+]
 
-#: Parsed documents by version, for every session of the process: versions never change.
-_PARSED: dict[int, Policy] = {}
+#: Parsed documents, by their canonical JSON: the dispatcher reads the policy every batch.
+_PARSED: dict[bytes, Policy] = {}
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,12 @@ def parse_policy(data: Any) -> Policy:
         for problem in found:
             problem["loc"] = ["body", *problem["loc"]]
         raise InvalidInput(f"the policy has {len(found)} problem(s)", errors=found) from exc
+    check_policy(policy)
+    return policy
+
+
+def check_policy(policy: Policy) -> None:
+    """Raise InvalidInput if the policy names channels this installation does not have."""
     unknown = sorted(policy.channel_names() - channel_names())
     if unknown:
         raise InvalidInput(
@@ -51,7 +64,6 @@ def parse_policy(data: Any) -> Policy:
                 for name in unknown
             ],
         )
-    return policy
 
 
 async def policy_in_force(session: AsyncSession) -> PolicyInForce:
@@ -64,9 +76,10 @@ async def policy_in_force(session: AsyncSession) -> PolicyInForce:
 
 
 def _in_force(stored: PolicyVersion) -> PolicyInForce:
-    policy = _PARSED.get(stored.version)
+    key = orjson.dumps(stored.document, option=orjson.OPT_SORT_KEYS)
+    policy = _PARSED.get(key)
     if policy is None:
-        policy = _PARSED[stored.version] = Policy.model_validate(stored.document)
+        policy = _PARSED[key] = Policy.model_validate(stored.document)
     return PolicyInForce(
         stored.version, policy, stored.document, stored.created_at, stored.created_by
     )

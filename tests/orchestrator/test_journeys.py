@@ -153,3 +153,36 @@ async def test_waits_and_splits_over_many_contacts(sessions, clock):
     again = Counter(t.step_id for t in await touches(sessions))
     assert again == counts
     assert await engine.run_until_idle() == 0
+
+
+async def test_a_throttled_campaign_defers_the_rest_to_the_next_slot(sessions, clock):
+    contacts = await add_contacts(sessions, clock, 3)
+    campaign_id = await launch(
+        sessions,
+        clock,
+        {
+            "name": "Paced calls",
+            "throttle": {"phone": {"max": 2, "per": "P1D"}},
+            "steps": [
+                {"id": "call", "type": "send", "channel": "phone", "template": {"script": "hi"}}
+            ],
+        },
+    )
+    await enroll(sessions, clock, campaign_id, contacts)
+    engine = dispatcher(sessions, clock)
+    assert await engine.run_until_idle() == 3
+
+    decided = await touches(sessions)
+    assert sorted(t.status for t in decided) == ["deferred", "queued", "queued"]
+    (deferred,) = [t for t in decided if t.status == "deferred"]
+    assert deferred.rule == "throttle"
+    assert deferred.defer_until == clock.now() + timedelta(days=1)
+
+    clock.advance(timedelta(days=1))
+    assert await engine.run_until_idle() == 1
+    assert sorted(t.status for t in await touches(sessions)) == [
+        "deferred",
+        "queued",
+        "queued",
+        "queued",
+    ]
