@@ -1,6 +1,7 @@
 """`python -m bench` (`make bench`): every benchmark, one after the other."""
 
-from bench import contacts_bulk, dispatch
+from bench import contacts_bulk, dispatch, policy
 
 contacts_bulk.main()
 dispatch.main()
+policy.main()

@@ -19,7 +19,7 @@ from channels.base import ContactSnapshot
 from orchestrator.definitions import Campaign, SendStep
 from orchestrator.models import Contact, Enrollment
 from orchestrator.services.policies import PolicyInForce, policy_in_force
-from orchestrator.snapshots import address_hashes, past_touch, suppressed_channels
+from orchestrator.snapshots import address_hashes, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
@@ -90,8 +90,8 @@ class Admission:
         histories: dict[int, History] = {contact_id: History() for contact_id in ids}
         if in_force.policy.longest_window:
             since = now - in_force.policy.longest_window
-            for touch in await TouchStore(session).counted_since(ids, since):
-                histories[touch.contact_id].add(past_touch(touch))
+            for contact_id, touch in await TouchStore(session).counted_since(ids, since):
+                histories[contact_id].add(touch)
         hashes = {h for c in contacts for found in address_hashes(c).values() for h in found}
         rows = await SuppressionStore(session).matching(ids, hashes)
         suppressed = {

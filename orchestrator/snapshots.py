@@ -7,13 +7,11 @@ from typing import Any
 
 from channels.base import ContactSnapshot
 from orchestrator.contact_fields import address_hash, postal_key
-from orchestrator.models import Contact, Suppression, Touch
-from policies import PastTouch
+from orchestrator.models import Contact, Suppression
 
 __all__ = [
     "address_hashes",
     "contact_fields",
-    "past_touch",
     "snapshot",
     "suppressed_channels",
     "template_context",
@@ -95,15 +93,4 @@ def suppressed_channels(contact: Contact, suppressions: Iterable[Suppression]) -
             for channel, found in hashes.items()
             if row.channel in ("*", channel)
         )
-    )
-
-
-def past_touch(touch: Touch) -> PastTouch:
-    """An admitted touch as caps and gaps count it."""
-    return PastTouch(
-        channel=touch.channel,
-        at=touch.created_at,
-        weight=touch.weight,
-        category="transactional" if touch.category == "transactional" else "marketing",
-        campaign_id=touch.campaign_id,
     )

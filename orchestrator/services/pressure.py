@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.base import Channel
 from orchestrator.errors import NotFound
 from orchestrator.services.policies import policy_in_force
-from orchestrator.snapshots import address_hashes, past_touch, snapshot, suppressed_channels
+from orchestrator.snapshots import address_hashes, snapshot, suppressed_channels
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
@@ -71,7 +71,7 @@ class PressureService:
         touches = await TouchStore(self._session).counted_since(
             [contact_id], now - policy.longest_window
         )
-        history = History(past_touch(touch) for touch in touches)
+        history = History(touch for _, touch in touches)
         rules = []
         for rule in policy.rules:
             if isinstance(rule, CapRule):

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Touch
-from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, one_of
+from orchestrator.store.dialect import insert, insert_unnested, is_postgresql
+from policies import PastTouch
 
 __all__ = ["NOT_COUNTED", "TouchStore"]
+
 
 _touch = Touch.__table__  # type: ignore[attr-defined]
 
 #: Statuses of touches that never reached the contact: caps and throttles ignore them.
 NOT_COUNTED = ("blocked", "deferred", "failed")
+
+_COUNTED_SQL = f"""
+    SELECT contact_id, channel, created_at, weight, category FROM touch
+    WHERE contact_id = ANY($1::bigint[]) AND created_at > $2
+      AND status NOT IN ({", ".join(f"'{status}'" for status in NOT_COUNTED)})
+"""
+
+
+def _category(value: str) -> Literal["marketing", "transactional"]:
+    return "transactional" if value == "transactional" else "marketing"
 
 
 class TouchStore:
@@ -40,18 +53,36 @@ class TouchStore:
             lenient = insert(self._session, _touch).on_conflict_do_nothing(index_elements=key)
             await self._session.exec(lenient, params=list(rows))
 
-    async def counted_since(self, contact_ids: Collection[int], since: datetime) -> list[Touch]:
-        """The contacts' admitted touches since `since`: what caps and gaps count."""
+    async def counted_since(
+        self, contact_ids: Collection[int], since: datetime
+    ) -> list[tuple[int, PastTouch]]:
+        """The contacts' admitted touches since `since`, as caps and gaps count them: only
+        the columns the policy reads, for every touch in the batch's windows."""
         if not contact_ids:
             return []
-        result = await self._session.exec(
-            select(Touch).where(
-                one_of(self._session, col(Touch.contact_id), contact_ids),
-                col(Touch.created_at) > since,
-                col(Touch.status).not_in(NOT_COUNTED),
-            )
+        if is_postgresql(self._session):
+            # Admission's hottest read (every counted touch of every contact of a batch):
+            # asyncpg's records straight from the driver cost half of SQLAlchemy's rows.
+            connection = await self._session.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            records = await driver.fetch(_COUNTED_SQL, list(contact_ids), since)
+            return [
+                (record[0], PastTouch(record[1], record[2], record[3], _category(record[4])))
+                for record in records
+            ]
+        columns = (_touch.c.contact_id, _touch.c.channel, _touch.c.created_at, _touch.c.weight)
+        query = select_columns(*columns, _touch.c.category).where(
+            _touch.c.contact_id.in_(list(contact_ids)),
+            _touch.c.created_at > since,
+            _touch.c.status.not_in(NOT_COUNTED),
         )
-        return list(result)
+        # sqlmodel's `exec` is typed for up to four columns; this reads five.
+        result = await self._session.exec(query)  # type: ignore[call-overload]
+        return [
+            (contact_id, PastTouch(channel, at, weight, _category(category)))
+            for contact_id, channel, at, weight, category in result.all()
+        ]
 
     async def throttle_counts(
         self, keys: Collection[tuple[int, str]], since: datetime
