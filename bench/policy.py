@@ -87,15 +87,7 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
             records=[(f"p-{n}", f"p{n}@example.jp", "Asia/Tokyo", "{}", "{}", consent, NOW, NOW)
                      for n in range(count)],
         )  # fmt: skip
-        ids = [row["id"] for row in await connection.fetch("SELECT id FROM contact ORDER BY id")]
-        await connection.copy_records_to_table(
-            "touch",
-            columns=("contact_id", "channel", "category", "status", "weight", "idempotency_key",
-                     "content", "attempts", "created_at", "updated_at"),
-            records=[(cid, "email", "marketing", "sent", 1.0, f"old:{cid}:{k}", "{}", 1,
-                      NOW - timedelta(days=2 + 3 * k), NOW) for cid in ids for k in range(10)],
-        )  # fmt: skip
-        await connection.execute("VACUUM ANALYZE")
+        await add_history(connection)
     finally:
         await connection.close()
     engine = create_engine(url)
@@ -114,6 +106,19 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
         return view.campaign.id
     finally:
         await engine.dispose()
+
+
+async def add_history(connection: asyncpg.Connection) -> None:
+    """Ten sent mails for every contact, one every three days in the last month."""
+    ids = [row["id"] for row in await connection.fetch("SELECT id FROM contact")]
+    await connection.copy_records_to_table(
+        "touch",
+        columns=("contact_id", "channel", "category", "status", "weight", "idempotency_key",
+                 "content", "attempts", "created_at", "updated_at"),
+        records=[(cid, "email", "marketing", "sent", 1.0, f"old:{cid}:{k}", "{}", 1,
+                  NOW - timedelta(days=2 + 3 * k), NOW) for cid in ids for k in range(10)],
+    )  # fmt: skip
+    await connection.execute("VACUUM ANALYZE")
 
 
 async def admission(url: str, count: int) -> dict[str, float]:
@@ -144,15 +149,7 @@ async def reset_touches(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute("UPDATE enrollment SET step_id = 'call'")
-        ids = [row["id"] for row in await connection.fetch("SELECT id FROM contact")]
-        await connection.copy_records_to_table(
-            "touch",
-            columns=("contact_id", "channel", "category", "status", "weight", "idempotency_key",
-                     "content", "attempts", "created_at", "updated_at"),
-            records=[(cid, "email", "marketing", "sent", 1.0, f"old:{cid}:{k}", "{}", 1,
-                      NOW - timedelta(days=2 + 3 * k), NOW) for cid in ids for k in range(10)],
-        )  # fmt: skip
-        await connection.execute("VACUUM ANALYZE")
+        await add_history(connection)
     finally:
         await connection.close()
 

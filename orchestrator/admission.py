@@ -17,10 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import ContactSnapshot
 from orchestrator.definitions import Campaign, SendStep
-from orchestrator.models import Contact, Enrollment
 from orchestrator.services.policies import PolicyInForce, policy_in_force
 from orchestrator.snapshots import address_hashes, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
+from orchestrator.store.contacts import ContactRecord
+from orchestrator.store.enrollments import DueEnrollment
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
 from policies import (
@@ -43,8 +44,8 @@ __all__ = ["Admission", "Request"]
 class Request:
     """A send step's touch, rendered, waiting for its decision."""
 
-    enrollment: Enrollment
-    contact: Contact
+    enrollment: DueEnrollment
+    contact: ContactRecord
     snapshot: ContactSnapshot
     campaign_id: int
     campaign: Campaign
@@ -79,7 +80,7 @@ class Admission:
     async def prepare(
         cls,
         session: AsyncSession,
-        contacts: Collection[Contact],
+        contacts: Collection[ContactRecord],
         campaigns: dict[int, Campaign],
         now: datetime,
     ) -> Admission:
@@ -92,12 +93,16 @@ class Admission:
             since = now - in_force.policy.longest_window
             for contact_id, touch in await TouchStore(session).counted_since(ids, since):
                 histories[contact_id].add(touch)
-        hashes = {h for c in contacts for found in address_hashes(c).values() for h in found}
-        rows = await SuppressionStore(session).matching(ids, hashes)
+        hashes = {contact.id: address_hashes(contact) for contact in contacts}
+        every_hash = {
+            h for by_channel in hashes.values() for found in by_channel.values() for h in found
+        }
+        rows = await SuppressionStore(session).matching(ids, every_hash)
+        # Most batches meet no suppression at all: then nobody needs checking one by one.
         suppressed = {
-            contact.id: suppressed_channels(contact, rows)
+            contact.id: suppressed_channels(contact, hashes[contact.id], rows)
             for contact in contacts
-            if contact.id is not None
+            if contact.id is not None and rows
         }
 
         throttles = {
@@ -141,7 +146,6 @@ class Admission:
             category=request.campaign.category,
             address=request.address,
             weight=request.step.weight,
-            campaign_id=request.campaign_id,
             deadline=request.deadline,
         )
         facts = ContactFacts(
@@ -150,7 +154,9 @@ class Admission:
             paused_until=contact.paused_until,
             suppressed=self._suppressed.get(contact.id, frozenset()),
         )
-        history = self._histories.setdefault(contact.id, History())
+        history = self._histories.get(contact.id)
+        if history is None:
+            history = self._histories[contact.id] = History()
         decision = evaluate(candidate, history, self._policy, facts, now)
         if isinstance(decision, Allow):
             decision = self._throttle(request, now)
@@ -161,7 +167,6 @@ class Admission:
                     at=now,
                     weight=self.weight(request),
                     category=request.campaign.category,
-                    campaign_id=request.campaign_id,
                 )
             )
         return decision

@@ -23,11 +23,10 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
 from orchestrator.definitions import BranchStep, Campaign, SendStep, WaitForEventStep
-from orchestrator.models import Contact, Enrollment
 from orchestrator.snapshots import contact_fields, snapshot, template_context
 from orchestrator.steps import Journey, Position, advance, apply_decision
-from orchestrator.store.contacts import ContactStore
-from orchestrator.store.enrollments import EnrollmentStore
+from orchestrator.store.contacts import ContactRecord, ContactStore
+from orchestrator.store.enrollments import DueEnrollment, EnrollmentStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.touches import TouchStore
 from orchestrator.templates import TemplateError, render
@@ -43,10 +42,10 @@ _ROUNDS = 10
 class _Walk:
     """One enrollment on its way through the pass."""
 
-    enrollment: Enrollment
+    enrollment: DueEnrollment
     position: Position
     journey: Journey
-    contact: Contact
+    contact: ContactRecord
     snapshot: ContactSnapshot
     step: SendStep | None = None
     touches: list[dict[str, Any]] = field(default_factory=list)
@@ -116,10 +115,11 @@ class Dispatcher:
         return touch["status"] == "queued" and channel is not None and channel.mode == "send"
 
     async def _walks(
-        self, session: AsyncSession, enrollments: list[Enrollment], now: datetime
+        self, session: AsyncSession, enrollments: list[DueEnrollment], now: datetime
     ) -> list[_Walk]:
         contacts = {
-            c.id: c for c in await ContactStore(session).many({e.contact_id for e in enrollments})
+            c.id: c
+            for c in await ContactStore(session).records({e.contact_id for e in enrollments})
         }
         keys = {(e.campaign_id, e.campaign_version) for e in enrollments}
         definitions = await self._catalog.get_many(session, keys)
@@ -166,7 +166,7 @@ class Dispatcher:
     async def _events(
         self,
         session: AsyncSession,
-        enrollments: list[Enrollment],
+        enrollments: list[DueEnrollment],
         definitions: dict[tuple[int, int], Campaign],
     ) -> dict[int, list[Any]]:
         """Events of the contacts whose journeys may look at events (one query)."""
@@ -205,14 +205,15 @@ class Dispatcher:
     def _request(self, walk: _Walk, now: datetime) -> Request | None:
         step, journey = walk.step, walk.journey
         assert step is not None
+        channel = self._channels.get(step.channel)
+        if channel is None:  # a plugin channel was uninstalled after the campaign began
+            self._fail(walk, step, "channel", f"no channel {step.channel!r} here", now)
+            return None
         campaign_facts = {"id": journey.campaign_id, "name": journey.campaign.name}
         try:
             content = render(step.template, template_context(walk.snapshot, campaign_facts))
         except TemplateError as exc:
-            walk.touches.append(
-                self._touch_row(walk, step, "failed", now, error=f"template: {exc}")
-            )
-            walk.position.finish("failed", "template", now)
+            self._fail(walk, step, "template", f"template: {exc}", now)
             return None
         return Request(
             enrollment=walk.enrollment,
@@ -222,9 +223,15 @@ class Dispatcher:
             campaign=journey.campaign,
             step=step,
             content=content,
-            address=self._channels[step.channel].address(walk.snapshot, content),
+            address=channel.address(walk.snapshot, content),
             deadline=walk.position.entered_at + step.max_delay,
         )
+
+    def _fail(self, walk: _Walk, step: SendStep, reason: str, error: str, now: datetime) -> None:
+        """The step cannot be carried out for this contact: a failed touch says why, and the
+        journey ends as failed."""
+        walk.touches.append(self._touch_row(walk, step, "failed", now, error=error))
+        walk.position.finish("failed", reason, now)
 
     def _touch(
         self, walk: _Walk, request: Request, decision: Decision, now: datetime, **fields: Any

@@ -44,7 +44,8 @@ class _Drain:
         self._again = False
         self._task: asyncio.Task[None] | None = None
 
-    async def __call__(self) -> None:
+    async def run(self) -> None:
+        """The job: start a pass (or join the one running) and wait for it."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name=f"kizuna-{self.name}")
         await asyncio.shield(self._task)
@@ -92,7 +93,6 @@ class EngineScheduler:
         self._deliver = _Drain("deliver", outbox.run_once, outbox.batch_size)
         self._scheduler: AsyncIOScheduler | None = None
         self._listener: asyncio.Task[None] | None = None
-        self.last_pass: datetime | None = None
 
     @property
     def alive(self) -> bool:
@@ -104,9 +104,10 @@ class EngineScheduler:
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        scheduler.add_job(self._dispatch_pass, "interval", seconds=self._interval,
+        # Jobs are bound coroutine methods: APScheduler runs anything else in a thread.
+        scheduler.add_job(self._dispatch.run, "interval", seconds=self._interval,
                           id="dispatch", next_run_time=now, **options)  # fmt: skip
-        scheduler.add_job(self._deliver, "interval", seconds=self._interval,
+        scheduler.add_job(self._deliver.run, "interval", seconds=self._interval,
                           id="deliver", next_run_time=now, **options)  # fmt: skip
         scheduler.add_job(self._schedules.run_once, "interval", seconds=10,
                           id="schedules", next_run_time=now, **options)  # fmt: skip
@@ -116,10 +117,6 @@ class EngineScheduler:
         self._scheduler = scheduler
         if self._listen_url is not None:
             self._listener = asyncio.create_task(self._listen(self._listen_url))
-
-    async def _dispatch_pass(self) -> None:
-        await self._dispatch()
-        self.last_pass = datetime.now(UTC)
 
     def wake(self) -> None:
         """Run the dispatcher now (new enrollments, an event someone waits for)."""

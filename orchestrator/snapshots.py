@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from channels.base import ContactSnapshot
 from orchestrator.contact_fields import address_hash, postal_key
-from orchestrator.models import Contact, Suppression
+from orchestrator.models import Suppression
 
 __all__ = [
+    "ContactLike",
     "address_hashes",
     "contact_fields",
     "snapshot",
@@ -18,7 +19,30 @@ __all__ = [
 ]
 
 
-def snapshot(contact: Contact) -> ContactSnapshot:
+class ContactLike(Protocol):
+    """What these functions read of a contact: the ORM row or the dispatcher's record."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def address(self) -> dict[str, Any] | None: ...
+    @property
+    def social(self) -> dict[str, str]: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def locale(self) -> str | None: ...
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+
+
+def snapshot(contact: ContactLike) -> ContactSnapshot:
     """The contact as adapters see it."""
     assert contact.id is not None
     return ContactSnapshot(
@@ -34,7 +58,7 @@ def snapshot(contact: Contact) -> ContactSnapshot:
     )
 
 
-def contact_fields(contact: Contact) -> dict[str, Any]:
+def contact_fields(contact: ContactLike) -> dict[str, Any]:
     """The contact's fields as conditions read them (`field`, `attribute`)."""
     return {
         "external_id": contact.external_id,
@@ -66,7 +90,7 @@ def template_context(contact: ContactSnapshot, campaign: dict[str, Any]) -> dict
     }
 
 
-def address_hashes(contact: Contact) -> dict[str, set[str]]:
+def address_hashes(contact: ContactLike) -> dict[str, set[str]]:
     """The hashes a suppression of each channel would carry for this contact's addresses."""
     hashes: dict[str, set[str]] = {}
     if contact.email:
@@ -80,10 +104,11 @@ def address_hashes(contact: Contact) -> dict[str, set[str]]:
     return hashes
 
 
-def suppressed_channels(contact: Contact, suppressions: Iterable[Suppression]) -> frozenset[str]:
+def suppressed_channels(
+    contact: ContactLike, hashes: dict[str, set[str]], suppressions: Iterable[Suppression]
+) -> frozenset[str]:
     """The channels (or `*`) on which a suppression holds the contact back: one recorded
-    against the contact, or one of its addresses on that channel."""
-    hashes = address_hashes(contact)
+    against the contact, or against one of its addresses (`hashes`, by channel)."""
     return frozenset(
         row.channel
         for row in suppressions

@@ -18,6 +18,10 @@ _text = ImmutableSandboxedEnvironment(autoescape=False)
 _html = ImmutableSandboxedEnvironment(autoescape=True)
 
 
+#: Every Jinja2 tag, expression and comment begins with it: text without it is the output.
+_MARKUP = "{"
+
+
 class TemplateError(ValueError):
     """A template that does not compile or cannot be rendered."""
 
@@ -43,7 +47,8 @@ def render(template: Mapping[str, str], context: Mapping[str, Any]) -> dict[str,
     """Every field of a step's template rendered for one contact (`html` autoescaped)."""
     try:
         return {
-            field: _compiled(field, source).render(context) for field, source in template.items()
+            field: _compiled(field, source).render(context) if _MARKUP in source else source
+            for field, source in template.items()
         }
     except JinjaError as exc:
         raise TemplateError(str(exc)) from exc

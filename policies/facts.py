@@ -20,7 +20,6 @@ class Candidate:
     address: str | None
     #: The step's fatigue weight, overriding the policy's weight of the channel.
     weight: float | None = None
-    campaign_id: int | None = None
     #: After this instant a defer becomes a block (the step's `max_delay`).
     deadline: datetime | None = None
 
@@ -44,4 +43,3 @@ class PastTouch(NamedTuple):
     at: datetime
     weight: float
     category: Literal["marketing", "transactional"] = "marketing"
-    campaign_id: int | None = None

@@ -91,9 +91,10 @@ class PressureService:
                 opens = next_opening(rule, now, contact.timezone)
                 rules.append(RulePressure(rule.name, rule.type, rule.channels, None, None, opens))
 
-        hashes = {h for found in address_hashes(contact).values() for h in found}
-        rows = await SuppressionStore(self._session).matching([contact_id], hashes)
-        suppressed = suppressed_channels(contact, rows)
+        hashes = address_hashes(contact)
+        every_hash = {h for found in hashes.values() for h in found}
+        rows = await SuppressionStore(self._session).matching([contact_id], every_hash)
+        suppressed = suppressed_channels(contact, hashes, rows)
         facts = ContactFacts(contact.timezone, contact.consent, contact.paused_until, suppressed)
         seen = snapshot(contact)
         channels = []

@@ -122,40 +122,18 @@ class TouchStore:
         self, channel: str, worker: str, limit: int, lease_until: datetime, now: datetime
     ) -> list[Touch]:
         """Lease the oldest open tasks of a channel (expired leases count as open)."""
-        open_tasks = (
-            select(_touch.c.id)
-            .where(
-                _touch.c.channel == channel,
-                or_(
-                    _touch.c.status == "queued",
-                    and_(_touch.c.status == "claimed", _touch.c.lease_until < now),
-                ),
-            )
-            .order_by(_touch.c.created_at, _touch.c.id)
-            .limit(limit)
+        open_tasks = or_(
+            _touch.c.status == "queued",
+            and_(_touch.c.status == "claimed", _touch.c.lease_until < now),
         )
-        if is_postgresql(self._session):
-            open_tasks = open_tasks.with_for_update(skip_locked=True)
-        ids = list((await self._session.exec(open_tasks)).all())
-        if not ids:
-            return []
-        await self._session.exec(
-            update(_touch)
-            .where(_touch.c.id.in_(ids))
-            .values(
-                status="claimed",
-                worker=worker,
-                lease_until=lease_until,
-                attempts=_touch.c.attempts + 1,
-                updated_at=now,
-            )
+        return await self._lease(
+            [_touch.c.channel == channel, open_tasks],
+            limit,
+            status="claimed",
+            worker=worker,
+            lease_until=lease_until,
+            updated_at=now,
         )
-        result = await self._session.exec(
-            select(Touch)
-            .where(col(Touch.id).in_(ids))
-            .order_by(col(Touch.created_at), col(Touch.id))
-        )
-        return list(result)
 
     async def claim_outbox(
         self, channels: Collection[str], limit: int, lease_until: datetime, now: datetime
@@ -163,32 +141,39 @@ class TouchStore:
         """Lease queued touches of `send` channels that are due, marking them `sending`."""
         if not channels:
             return []
-        due = (
+        due = [
+            _touch.c.channel.in_(list(channels)),
+            _touch.c.status == "queued",
+            or_(_touch.c.retry_at.is_(None), _touch.c.retry_at <= now),
+        ]
+        return await self._lease(
+            due, limit, status="sending", lease_until=lease_until, updated_at=now
+        )
+
+    async def _lease(self, where: list[Any], limit: int, **values: Any) -> list[Touch]:
+        """Take the oldest touches matching `where` (on PostgreSQL skipping those another
+        transaction holds), set `values` on them, count the attempt; the touches."""
+        oldest = (
             select(_touch.c.id)
-            .where(
-                _touch.c.channel.in_(list(channels)),
-                _touch.c.status == "queued",
-                or_(_touch.c.retry_at.is_(None), _touch.c.retry_at <= now),
-            )
+            .where(*where)
             .order_by(_touch.c.created_at, _touch.c.id)
             .limit(limit)
         )
         if is_postgresql(self._session):
-            due = due.with_for_update(skip_locked=True)
-        ids = list((await self._session.exec(due)).all())
+            oldest = oldest.with_for_update(skip_locked=True)
+        ids = list((await self._session.exec(oldest)).all())
         if not ids:
             return []
         await self._session.exec(
             update(_touch)
             .where(_touch.c.id.in_(ids))
-            .values(
-                status="sending",
-                lease_until=lease_until,
-                attempts=_touch.c.attempts + 1,
-                updated_at=now,
-            )
+            .values(attempts=_touch.c.attempts + 1, **values)
         )
-        result = await self._session.exec(select(Touch).where(col(Touch.id).in_(ids)))
+        result = await self._session.exec(
+            select(Touch)
+            .where(col(Touch.id).in_(ids))
+            .order_by(col(Touch.created_at), col(Touch.id))
+        )
         return list(result)
 
     async def mark_in_doubt(self, now: datetime) -> int:

@@ -151,6 +151,10 @@ async def test_erasing_removes_personal_data_and_ends_journeys(client, sessions)
         enrollment = await session.get(Enrollment, enrollment_id)
         assert (enrollment.state, enrollment.exit_reason) == ("exited", "erased")
         assert enrollment.next_action_at is None
+        touch = (await session.exec(select(Touch))).one()
+        assert (touch.status, touch.content) == ("sent", {})
+        event = (await session.exec(select(Event))).one()
+        assert (event.type, event.data) == ("click", {"erased": True})
 
 
 async def test_erasing_keeps_what_suppressed_the_contact_as_address_hashes(client, sessions):
