@@ -87,7 +87,7 @@ class Admission:
         """Load what the batch's decisions need, locking throttled campaigns (after the
         contacts, in id order) so concurrent dispatchers count their throttles one by one."""
         in_force = await policy_in_force(session)
-        ids = [contact.id for contact in contacts if contact.id is not None]
+        ids = [contact.id for contact in contacts]
         histories: dict[int, History] = {contact_id: History() for contact_id in ids}
         if in_force.policy.longest_window:
             since = now - in_force.policy.longest_window
@@ -102,7 +102,7 @@ class Admission:
         suppressed = {
             contact.id: suppressed_channels(contact, hashes[contact.id], rows)
             for contact in contacts
-            if contact.id is not None and rows
+            if rows
         }
 
         throttles = {
@@ -129,8 +129,8 @@ class Admission:
             range(len(requests)),
             key=lambda i: (
                 -requests[i].campaign.priority,
-                requests[i].enrollment.next_action_at or now,
-                requests[i].enrollment.id or 0,
+                requests[i].enrollment.next_action_at,
+                requests[i].enrollment.id,
             ),
         )
         decisions: dict[int, Decision] = {}
@@ -140,7 +140,6 @@ class Admission:
 
     def _decide(self, request: Request, now: datetime) -> Decision:
         contact = request.contact
-        assert contact.id is not None
         candidate = Candidate(
             channel=request.step.channel,
             category=request.campaign.category,
@@ -154,9 +153,7 @@ class Admission:
             paused_until=contact.paused_until,
             suppressed=self._suppressed.get(contact.id, frozenset()),
         )
-        history = self._histories.get(contact.id)
-        if history is None:
-            history = self._histories[contact.id] = History()
+        history = self._histories[contact.id]
         decision = evaluate(candidate, history, self._policy, facts, now)
         if isinstance(decision, Allow):
             decision = self._throttle(request, now)
