@@ -127,6 +127,7 @@ class Outbox:
                 "id": touch.id,
                 "status": "sent",
                 "message_id": touch.message_id,
+                "outcome_data": touch.outcome_data,
                 "sent_at": touch.sent_at,
                 "retry_at": None,
                 "lease_until": None,
@@ -134,7 +135,8 @@ class Outbox:
                 "updated_at": now,
             }
             if outcome.result is not None:
-                row.update(message_id=outcome.result.message_id, sent_at=now)
+                detail = dict(outcome.result.detail) or None  # what the far end answered
+                row.update(message_id=outcome.result.message_id, sent_at=now, outcome_data=detail)
             elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
                 backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
                 row.update(status="queued", retry_at=now + backoff, error=outcome.transient)

@@ -101,3 +101,28 @@ async def test_an_unreachable_bridge_is_transient():
             await channel.deliver(delivery("x"))
     finally:
         await channel.close()
+
+
+async def test_the_outbox_posts_sns_touches_and_keeps_the_bridges_answer(sessions, clock, bridge):
+    from orchestrator.dispatcher import Dispatcher
+    from orchestrator.outbox import Outbox
+    from tests.engine import CHANNELS, add_contacts, enroll, launch, touches
+
+    url, received = bridge
+    channels = {**CHANNELS, "sns": SnsChannel(mode="webhook", bridge_url=url, bridge_secret=SECRET)}
+    (contact,) = await add_contacts(
+        sessions, clock, 1, social={"x": "@sato"}, consent={"sns": "opted_in"}
+    )
+    campaign_id = await launch(sessions, clock, {"name": "Mention", "steps": [
+        {"id": "mention", "type": "send", "channel": "sns",
+         "template": {"network": "x", "message": "ご紹介ありがとうございます"}}]})  # fmt: skip
+    await enroll(sessions, clock, campaign_id, [contact])
+    try:
+        await Dispatcher(sessions, clock, channels).run_until_idle()
+        assert await Outbox(sessions, clock, channels).run_once() == 1
+    finally:
+        await channels["sns"].close()
+    (touch,) = await touches(sessions, channel="sns")
+    assert (touch.status, touch.message_id) == ("sent", "post-1")
+    assert touch.outcome_data == {"id": "post-1"}
+    assert received[0]["handle"] == "@sato"
