@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import zoneinfo
 from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.contact_fields import check_timezone
 
 __all__ = ["Settings", "get_settings"]
 
@@ -62,11 +63,7 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
+        return check_timezone(value)
 
     @field_validator("default_phone_region")
     @classmethod

@@ -24,7 +24,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ContactSnapshot:
-    """The contact as it was when the touch was admitted."""
+    """The contact as plain data, as it stands when the adapter is asked."""
 
     id: int
     external_id: str | None

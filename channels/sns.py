@@ -112,7 +112,7 @@ class SnsChannel(BaseChannel):
             raise TransientError(f"bridge unreachable: {type(exc).__name__}") from exc
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise TransientError(f"bridge answered {response.status_code}")
-        if response.status_code >= 400:
+        if not response.is_success:  # a refusal, or a redirect the bridge should not send
             raise PermanentError(f"bridge refused the message: {response.status_code}")
         try:
             answer = response.json()

@@ -9,6 +9,7 @@ so no other dispatcher judges a touch for them until this transaction ends.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,8 @@ from policies import (
 from policies.explain import at_local, span
 
 __all__ = ["Admission", "Request"]
+
+_log = logging.getLogger("kizuna.admission")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Admission:
         cls,
         session: AsyncSession,
         contacts: Collection[ContactRecord],
-        campaigns: dict[int, Campaign],
+        campaigns: Collection[tuple[int, Campaign]],
         now: datetime,
     ) -> Admission:
         """Load what the batch's decisions need, locking throttled campaigns (after the
@@ -105,18 +108,18 @@ class Admission:
             if rows
         }
 
+        # Every version in the batch counts: their throttles share the campaign's touches.
         throttles = {
-            (campaign_id, channel): rule
-            for campaign_id, campaign in campaigns.items()
+            (campaign_id, channel): rule.per
+            for campaign_id, campaign in campaigns
             for channel, rule in (campaign.throttle or {}).items()
         }
         counts: dict[tuple[int, str], list[datetime]] = {}
         if throttles:
             await CampaignStore(session).lock({campaign_id for campaign_id, _ in throttles})
-            longest = max(rule.per for rule in throttles.values())
+            longest = max(throttles.values())
             counts = await TouchStore(session).throttle_counts(throttles.keys(), now - longest)
-            for key, rule in throttles.items():
-                counts[key] = sorted(t for t in counts.get(key, []) if t > now - rule.per)
+            counts = {key: sorted(times) for key, times in counts.items()}
         return cls(in_force, histories, suppressed, counts)
 
     def weight(self, request: Request) -> float:
@@ -135,7 +138,11 @@ class Admission:
         )
         decisions: dict[int, Decision] = {}
         for index in order:
-            decisions[index] = self._decide(requests[index], now)
+            try:
+                decisions[index] = self._decide(requests[index], now)
+            except Exception:  # one contact's data must not stop the batch
+                _log.exception("no decision for enrollment %s", requests[index].enrollment.id)
+                decisions[index] = Block("error", "The policy could not judge this touch.")
         return [decisions[index] for index in range(len(requests))]
 
     def _decide(self, request: Request, now: datetime) -> Decision:

@@ -1,12 +1,12 @@
 """The campaign definition: steps (a discriminated union on `type`), conditions, and the
-campaign-level options. Each model checks what it can see alone; `validate_campaign`
-adds the checks that need the whole graph of steps."""
+campaign-level options. Each model checks what it can see alone; `campaign_checks` adds
+the checks that need the whole graph of steps."""
 
 from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import time, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -18,14 +18,15 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    field_validator,
     model_validator,
 )
 
 from channels.registry import UnknownChannel, channel_class, channel_names
+from orchestrator.contact_fields import check_timezone
 from orchestrator.models.checks import reject_nul
 from orchestrator.templates import TemplateError, check_template
 from policies.durations import Duration
+from policies.model import WEEKDAYS, ClockTime, Weekday, weekday_numbers
 
 __all__ = [
     "WEEKDAYS",
@@ -46,7 +47,6 @@ __all__ = [
     "cron_trigger",
 ]
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CRON_DAY_NUMBERS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri",
                      "6": "sat", "7": "sun"}  # fmt: skip
 
@@ -69,15 +69,7 @@ def _known_channel(name: str) -> str:
 KnownChannel = Annotated[ChannelName, AfterValidator(_known_channel)]
 
 
-def _timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA time zone") from exc
-    return value
-
-
-TimeZone = Annotated[str, AfterValidator(_timezone)]
+TimeZone = Annotated[str, AfterValidator(check_timezone)]
 
 
 # Conditions ---------------------------------------------------------------------------
@@ -216,22 +208,13 @@ class SendStep(_Step):
 class UntilTime(_Strict):
     """The next time of day (on one of `days`) in the contact's own time zone."""
 
-    time: time
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "*"]] = ["*"]
-
-    @field_validator("time", mode="before")
-    @classmethod
-    def _hh_mm(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}", value):
-            raise ValueError("a time of day is 'HH:MM'")
-        return value
+    time: ClockTime
+    days: list[Weekday] = ["*"]
 
     @property
     def weekdays(self) -> frozenset[int]:
         """The allowed days as `datetime.weekday()` numbers."""
-        if "*" in self.days:
-            return frozenset(range(7))
-        return frozenset(WEEKDAYS.index(day) for day in self.days)
+        return weekday_numbers(self.days)
 
 
 class WaitStep(_Step):

@@ -9,6 +9,8 @@ nothing is done twice.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +27,7 @@ from orchestrator.conditions import EventFact, Facts
 from orchestrator.definitions import BranchStep, Campaign, SendStep, WaitForEventStep
 from orchestrator.snapshots import contact_fields, snapshot, template_context
 from orchestrator.steps import Journey, Position, advance, apply_decision
+from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.enrollments import DueEnrollment, EnrollmentStore
 from orchestrator.store.events import EventStore
@@ -33,6 +36,8 @@ from orchestrator.templates import TemplateError, render
 from policies import Allow, Block, Decision, Defer
 
 __all__ = ["Dispatcher"]
+
+_log = logging.getLogger("kizuna.dispatcher")
 
 #: How many times one enrollment may go through admission in one pass (send, send, ...).
 _ROUNDS = 10
@@ -83,11 +88,14 @@ class Dispatcher:
             if not enrollments:
                 return 0
             walks = await self._walks(session, enrollments, now)
-            campaigns = {w.journey.campaign_id: w.journey.campaign for w in walks}
+            versions = {
+                (w.journey.campaign_id, w.enrollment.campaign_version): w.journey for w in walks
+            }
+            campaigns = [(journey.campaign_id, journey.campaign) for journey in versions.values()]
             contacts = {w.contact.id: w.contact for w in walks}.values()
             admission = await Admission.prepare(session, contacts, campaigns, now)
             for walk in walks:
-                walk.step = advance(walk.position, walk.journey, now)
+                self._advance(walk, now)
             for _ in range(_ROUNDS):
                 waiting = [walk for walk in walks if walk.step is not None]
                 if not waiting:
@@ -99,6 +107,13 @@ class Dispatcher:
             touches = [touch for walk in walks for touch in walk.touches]
             await TouchStore(session).add_many(touches)
             await EnrollmentStore(session).save_positions([_row(w, now) for w in walks])
+            await CampaignStore(session).count_entries(
+                Counter(
+                    (walk.journey.campaign_id, step_id)
+                    for walk in walks
+                    for step_id in walk.position.entered
+                )
+            )
         if self._on_queued and any(self._sends(touch) for touch in touches):
             self._on_queued()
         return len(enrollments)
@@ -186,8 +201,12 @@ class Dispatcher:
         asking: list[_Walk] = []
         for walk in walks:
             assert walk.step is not None
-            request = self._request(walk, now)
-            if request is None:  # the template failed for this contact
+            try:
+                request = self._request(walk, now)
+            except Exception:
+                self._broken(walk, now)
+                continue
+            if request is None:  # the step cannot be carried out for this contact
                 walk.step = None
                 continue
             requests.append(request)
@@ -200,7 +219,20 @@ class Dispatcher:
                             policy_version=admission.policy_version)
             )  # fmt: skip
             apply_decision(walk.position, request.step, decision, walk.journey.campaign, now)
+            self._advance(walk, now)
+
+    def _advance(self, walk: _Walk, now: datetime) -> None:
+        try:
             walk.step = advance(walk.position, walk.journey, now)
+        except Exception:
+            self._broken(walk, now)
+
+    def _broken(self, walk: _Walk, now: datetime) -> None:
+        """An enrollment the engine cannot handle fails alone; the batch goes on without it
+        (else it would stay the earliest due and stop every pass after)."""
+        _log.exception("enrollment %s failed at step %s", walk.enrollment.id, walk.position.step_id)
+        walk.step = None
+        walk.position.finish("failed", "error", now)
 
     def _request(self, walk: _Walk, now: datetime) -> Request | None:
         step, journey = walk.step, walk.journey

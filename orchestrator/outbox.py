@@ -18,15 +18,15 @@ from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression, Touch
 from orchestrator.services.events import EventService
-from orchestrator.snapshots import snapshot
-from orchestrator.store.contacts import ContactStore
-from orchestrator.store.dialect import update_by_id
+from orchestrator.services.policies import policy_in_force
+from orchestrator.snapshots import address_hashes, snapshot, suppressed_channels
+from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
+from policies import Block, Candidate, ContactFacts
+from policies.evaluate import permission_refused
 
 __all__ = ["Outbox"]
-
-_touch = Touch.__table__  # type: ignore[attr-defined]
 
 #: Attempts before a transiently failing touch fails for good, and the longest wait between.
 MAX_ATTEMPTS = 8
@@ -50,9 +50,9 @@ class Outbox:
         clock: Clock,
         channels: Mapping[str, Channel],
         *,
-        batch_size: int = 100,
+        batch_size: int = 32,
         concurrency: int = 8,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(minutes=30),
         quick_retries: int = 2,
     ) -> None:
         self._sessions = sessions
@@ -68,28 +68,69 @@ class Outbox:
         return self._batch_size
 
     async def run_once(self) -> int:
-        """Send one batch; how many touches were attempted."""
+        """Send one batch; how many touches were taken from the queue."""
         now = self._clock.now()
         senders = [name for name, channel in self._channels.items() if channel.mode == "send"]
         async with self._sessions.begin() as session:
             batch = await TouchStore(session).claim_outbox(
                 senders, self._batch_size, now + self._lease, now
             )
+            if not batch:
+                return 0
             contacts = {
-                c.id: c for c in await ContactStore(session).many({t.contact_id for t in batch})
+                c.id: c for c in await ContactStore(session).records({t.contact_id for t in batch})
             }
-        if not batch:
-            return 0
+            refused = await self._refused(session, batch, contacts)
+            await TouchStore(session).record_outcomes(
+                [
+                    _withdrawn(touch, refused[touch.id], now)
+                    for touch in batch
+                    if touch.id in refused
+                ]
+            )
         outcomes = await asyncio.gather(
-            *(self._deliver(touch, contacts.get(touch.contact_id)) for touch in batch)
+            *(
+                self._deliver(touch, contacts[touch.contact_id])
+                for touch in batch
+                if touch.id not in refused
+            )
         )
         async with self._sessions.begin() as session:
             await self._record(session, outcomes, self._clock.now())
         return len(batch)
 
-    async def _deliver(self, touch: Touch, contact: Any) -> _Outcome:
-        if contact is None or contact.erased_at is not None:
-            return _Outcome(touch, permanent=PermanentError("the contact was erased"))
+    async def _refused(
+        self, session: AsyncSession, batch: list[Touch], contacts: dict[int, ContactRecord]
+    ) -> dict[int | None, Block]:
+        """Touches that may no longer go: the contact was erased, opted out or suppressed
+        (or lost the address) after the touch was admitted."""
+        policy = (await policy_in_force(session)).policy
+        hashes = {cid: address_hashes(contact) for cid, contact in contacts.items()}
+        every_hash = {h for found in hashes.values() for hs in found.values() for h in hs}
+        rows = await SuppressionStore(session).matching(list(contacts), every_hash)
+        refused: dict[int | None, Block] = {}
+        for touch in batch:
+            contact = contacts[touch.contact_id]
+            if contact.erased_at is not None:
+                refused[touch.id] = Block("erased", "The contact was erased.")
+                continue
+            facts = ContactFacts(
+                contact.timezone,
+                contact.consent,
+                suppressed=suppressed_channels(contact, hashes[contact.id], rows),
+            )
+            channel = self._channels[touch.channel]
+            candidate = Candidate(
+                touch.channel,
+                "transactional" if touch.category == "transactional" else "marketing",
+                channel.address(snapshot(contact), touch.content),
+            )
+            block = permission_refused(candidate, policy, facts)
+            if block is not None:
+                refused[touch.id] = block
+        return refused
+
+    async def _deliver(self, touch: Touch, contact: ContactRecord) -> _Outcome:
         assert touch.id is not None
         delivery = Delivery(
             touch_id=touch.id,
@@ -136,7 +177,10 @@ class Outbox:
             }
             if outcome.result is not None:
                 detail = dict(outcome.result.detail) or None  # what the far end answered
-                row.update(message_id=outcome.result.message_id, sent_at=now, outcome_data=detail)
+                message_id = outcome.result.message_id
+                row.update(
+                    message_id=message_id and message_id[:255], sent_at=now, outcome_data=detail
+                )
             elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
                 backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
                 row.update(status="queued", retry_at=now + backoff, error=outcome.transient)
@@ -146,7 +190,7 @@ class Outbox:
                 if outcome.permanent is not None and outcome.permanent.address_rejected:
                     await self._hard_bounce(session, touch, error, now)
             rows.append(row)
-        await update_by_id(session, _touch, rows)
+        await TouchStore(session).record_outcomes(rows)
 
     async def _hard_bounce(
         self, session: AsyncSession, touch: Touch, error: str, now: datetime
@@ -174,3 +218,15 @@ class Outbox:
             source="outbox",
             touch_id=touch.id,
         )
+
+
+def _withdrawn(touch: Touch, block: Block, now: datetime) -> dict[str, Any]:
+    """A queued touch that may no longer go: canceled, with the reason it was stopped."""
+    return {
+        "id": touch.id,
+        "status": "canceled",
+        "rule": block.rule,
+        "reason": f"Withdrawn before sending: {block.reason}",
+        "lease_until": None,
+        "updated_at": now,
+    }

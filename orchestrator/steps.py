@@ -4,7 +4,7 @@ and `now`. Sending steps stop the walk: the dispatcher asks the policy, then res
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,8 @@ class Position:
     next_action_at: datetime | None = None
     awaiting_event: bool = False
     finished_at: datetime | None = None
+    #: The steps entered during this walk, in order (for the campaign's stats).
+    entered: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -55,6 +57,7 @@ class Position:
             return
         self.step_id, self.entered_at, self.seq, self.attempt = step_id, now, self.seq + 1, 0
         self.next_action_at = now
+        self.entered.append(step_id)
 
     def finish(self, state: str, reason: str | None, now: datetime) -> None:
         self.state, self.exit_reason, self.finished_at = state, reason, now
@@ -85,8 +88,6 @@ def advance(position: Position, journey: Journey, now: datetime) -> SendStep | N
         if not position.active or position.step_id is None:
             return None
         step = campaign.steps_by_id[position.step_id]
-        following = step.next if isinstance(step, SendStep | WaitStep) else None
-        following = following or campaign.following(step.id)
         if isinstance(step, SendStep):
             return step
         if isinstance(step, WaitStep):
@@ -94,7 +95,7 @@ def advance(position: Position, journey: Journey, now: datetime) -> SendStep | N
             if now < due:
                 position.next_action_at = due
                 return None
-            position.enter(following, now)
+            position.enter(step.next or campaign.following(step.id), now)
         elif isinstance(step, WaitForEventStep):
             cases = [(case.when, case.next) for case in step.cases]
             target = first_match(cases, journey.events_since(position.entered_at))
@@ -132,7 +133,7 @@ def apply_decision(
     else:
         assert isinstance(decision, Block)
         if step.on_blocked == "exit":
-            position.finish("exited", f"blocked:{decision.rule}", now)
+            position.finish("exited", "blocked", now)  # the rule is on the blocked touch
         else:
             position.enter(following, now)
 

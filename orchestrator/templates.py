@@ -52,3 +52,5 @@ def render(template: Mapping[str, str], context: Mapping[str, Any]) -> dict[str,
         }
     except JinjaError as exc:
         raise TemplateError(str(exc)) from exc
+    except Exception as exc:  # any failure of a template's own logic: 1 // 0, "a" + 1
+        raise TemplateError(f"{type(exc).__name__}: {exc}") from exc

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
-__all__ = ["Duration", "iso_duration"]
+__all__ = ["LONGEST", "Duration", "iso_duration"]
 
 
 def iso_duration(value: timedelta) -> str:
@@ -34,17 +34,23 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
-def _positive(value: timedelta) -> timedelta:
+#: The longest duration anything may take: far beyond any campaign, well within datetime.
+LONGEST = timedelta(days=3_660)
+
+
+def _in_range(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("a duration must be longer than zero")
+    if value > LONGEST:
+        raise ValueError("a duration may be ten years at most")
     return value
 
 
-#: An ISO 8601 duration (`PT2S` to `P1Y`) longer than zero; a year counts 365 days and a
+#: An ISO 8601 duration (`PT2S` to `P10Y`) longer than zero; a year counts 365 days and a
 #: month 30, and the API writes it back in days.
 Duration = Annotated[
     timedelta,
     BeforeValidator(_iso_only),
-    AfterValidator(_positive),
+    AfterValidator(_in_range),
     PlainSerializer(iso_duration, return_type=str, when_used="json"),
 ]

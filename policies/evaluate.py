@@ -13,7 +13,7 @@ from policies.rules.cap import cap_earliest
 from policies.rules.gap import gap_earliest
 from policies.rules.quiet_hours import next_opening
 
-__all__ = ["earliest", "evaluate"]
+__all__ = ["earliest", "evaluate", "permission_refused"]
 
 #: How far ahead a touch may be deferred before the rules count as never agreeing.
 HORIZON = timedelta(days=400)
@@ -32,18 +32,11 @@ def evaluate(
     transactional touch is held back only by those (never by a pause, nor by the rules).
     A defer's `until` is the earliest instant at which *every* rule allows the touch.
     """
+    refusal = permission_refused(candidate, policy, contact)
+    if refusal is not None:
+        return refusal
     channel = candidate.channel
-    if channel in contact.suppressed or "*" in contact.suppressed:
-        return Block("suppression", f"The contact is suppressed on {channel}.")
-    status = contact.consent.get(channel, "unknown")
-    if status == "opted_out":
-        return Block("consent", f"The contact opted out of {channel}.")
-    marketing = candidate.category == "marketing"
-    if marketing and policy.consent.get(channel) == "opt_in" and status != "opted_in":
-        return Block("consent", f"{channel} needs the contact's opt-in, and there is none.")
-    if candidate.address is None:
-        return Block("address", f"The contact has no address for {channel}.")
-    if not marketing:
+    if candidate.category != "marketing":
         return Allow()
 
     rules = [rule for rule in policy.rules if _judges(rule, candidate)]
@@ -75,6 +68,23 @@ def evaluate(
         limit = at_local(candidate.deadline, contact.timezone)
         return Block(holding, f"{reason} That is past the step's last moment ({limit}).")
     return Defer(until, holding, reason)
+
+
+def permission_refused(candidate: Candidate, policy: Policy, contact: ContactFacts) -> Block | None:
+    """The checks no touch gets past, whatever the clock says: suppression, consent, an
+    address. (Checked again just before a queued message leaves: consent can change.)"""
+    channel = candidate.channel
+    if channel in contact.suppressed or "*" in contact.suppressed:
+        return Block("suppression", f"The contact is suppressed on {channel}.")
+    status = contact.consent.get(channel, "unknown")
+    if status == "opted_out":
+        return Block("consent", f"The contact opted out of {channel}.")
+    marketing = candidate.category == "marketing"
+    if marketing and policy.consent.get(channel) == "opt_in" and status != "opted_in":
+        return Block("consent", f"{channel} needs the contact's opt-in, and there is none.")
+    if candidate.address is None:
+        return Block("address", f"The contact has no address for {channel}.")
+    return None
 
 
 def earliest(

@@ -26,7 +26,7 @@ def span(duration: timedelta) -> str:
     """`7 days`, `24 hours`, `90 seconds`: a window in the largest unit that divides it."""
     seconds = int(duration.total_seconds())
     for unit, size in _UNITS:
-        if seconds % size == 0:
+        if seconds and seconds % size == 0:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{duration.total_seconds():g} seconds"

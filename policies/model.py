@@ -15,7 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    field_serializer,
+    PlainSerializer,
     field_validator,
     model_validator,
 )
@@ -27,11 +27,14 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "WEEKDAYS",
     "CapRule",
+    "ClockTime",
     "MinGapRule",
     "Policy",
     "QuietHoursRule",
     "Rule",
+    "Weekday",
     "Window",
+    "weekday_numbers",
 ]
 
 #: Japan's 特定電子メール法 asks prior consent for marketing mail; social messages likewise.
@@ -87,19 +90,33 @@ def _hh_mm(value: Any) -> Any:
     return _END_OF_DAY if value == "24:00" else value
 
 
+def _as_hh_mm(value: time) -> str:
+    return "24:00" if value == _END_OF_DAY else f"{value:%H:%M}"
+
+
+#: A time of day as `HH:MM` (`24:00` is the end of the day).
+ClockTime = Annotated[
+    time, BeforeValidator(_hh_mm), PlainSerializer(_as_hh_mm, return_type=str, when_used="json")
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "*"]
+
+
+def weekday_numbers(days: list[Weekday]) -> frozenset[int]:
+    """Days as `date.weekday()` numbers; `*` is every day."""
+    if "*" in days:
+        return frozenset(range(7))
+    return frozenset(WEEKDAYS.index(day) for day in days)
+
+
 class Window(BaseModel):
     """When touches may go on `days`, from `from` to `to` on the contact's clock (`to`
     before `from` runs past midnight; `24:00` is the end of the day)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "*"]] = Field(min_length=1)
-    start: Annotated[time, BeforeValidator(_hh_mm)] = Field(alias="from")
-    end: Annotated[time, BeforeValidator(_hh_mm)] = Field(alias="to")
-
-    @field_serializer("start", "end")
-    def _as_hh_mm(self, value: time) -> str:
-        return "24:00" if value == _END_OF_DAY else f"{value:%H:%M}"
+    days: list[Weekday] = Field(min_length=1)
+    start: ClockTime = Field(alias="from")
+    end: ClockTime = Field(alias="to")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Window:
@@ -110,9 +127,7 @@ class Window(BaseModel):
     @cached_property
     def weekdays(self) -> frozenset[int]:
         """The days it opens on, as `date.weekday()` numbers."""
-        if "*" in self.days:
-            return frozenset(range(7))
-        return frozenset(WEEKDAYS.index(day) for day in self.days)
+        return weekday_numbers(self.days)
 
 
 class QuietHoursRule(_Rule):

@@ -22,6 +22,14 @@ class SmtpSink:
     messages: list[EmailMessage] = field(default_factory=list)
     #: recipient -> SMTP reply for RCPT TO ("550 5.1.1 no such user", "451 4.3.0 try later")
     refuse: dict[str, str] = field(default_factory=dict)
+    #: a reply for MAIL FROM instead of accepting the sender
+    refuse_sender: str | None = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if address in self.refuse:

@@ -20,8 +20,6 @@ from app.schemas.contacts import (
 from app.schemas.policy import PressurePublic
 from app.schemas.problems import problem_responses
 from app.schemas.timeline import Timeline, entry_schema
-from channels.registry import channel_names
-from orchestrator.errors import NotFound
 from orchestrator.models import ContactUpsert
 from orchestrator.services.contacts import MAX_BULK_ROWS, ConsentChange, ContactService
 from orchestrator.services.pressure import PressureService
@@ -167,8 +165,6 @@ async def record_consent(
     _key: CampaignsKey,
 ) -> ConsentEntryPublic:
     """Append `{status, source, evidence}` to the consent log; it becomes the current consent."""
-    if channel not in channel_names():
-        raise NotFound(f"no channel {channel!r}; known: {', '.join(sorted(channel_names()))}")
     entry = await service.record_consent(contact_id, channel, change)
     return ConsentEntryPublic.model_validate(entry)
 

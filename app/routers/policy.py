@@ -10,7 +10,7 @@ from app.auth import CampaignsKey
 from app.deps import RuntimeDep, SessionDep
 from app.schemas.policy import PolicyPublic
 from app.schemas.problems import problem_responses
-from orchestrator.services.policies import PolicyService, check_policy
+from orchestrator.services.policies import PolicyService
 from policies import Policy
 
 router = APIRouter(
@@ -35,7 +35,6 @@ async def get_policy(service: ServiceDep, _key: CampaignsKey) -> PolicyPublic:
 async def replace_policy(document: Policy, service: ServiceDep, key: CampaignsKey) -> PolicyPublic:
     """Store a new version; every problem of the document is listed at once. The
     dispatcher decides under it from its next batch on, and records the version."""
-    check_policy(document)
     return PolicyPublic.of(await service.replace(document, key.name))
 
 

@@ -93,7 +93,14 @@ class StepStats(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     step_id: str
-    type: str
+    type: str = Field(description="the step's type; `retired` for a step no version has now")
+    entered: int = Field(default=0, description="journeys that reached this step")
+    admitted: int = Field(default=0, description="touches the policy let through")
+    deferred: int = Field(default=0, description="decisions that moved a touch later")
+    blocked: int = Field(default=0, description="touches the policy refused")
+    sent: int = Field(default=0, description="mails the relay accepted, tasks completed")
+    failed: int = Field(default=0, description="touches that could not be delivered")
+    clicks: int = Field(default=0, description="tracked-link clicks on this step's touches")
     touches: dict[str, int] = Field(default_factory=dict, description="by status")
     blocked_by_rule: dict[str, int] = Field(default_factory=dict)
     deferred_by_rule: dict[str, int] = Field(default_factory=dict)

@@ -124,11 +124,11 @@ class EmailChannel(BaseChannel):
 
 
 def _by_code(code: int, text: str, *, recipient: bool = False) -> TransientError | PermanentError:
+    """4xx: try again later. 5xx: give up; only a refusal of the recipient itself (at RCPT
+    TO) says the address is dead; a refused sender or message says nothing of it."""
     if 400 <= code < 500:
         return TransientError(f"SMTP {code}: {text}")
-    # 550 mailbox unavailable, 551 user not local, 553 mailbox name not allowed.
-    dead_address = recipient or code in (550, 551, 553)
-    return PermanentError(f"SMTP {code}: {text}", address_rejected=dead_address)
+    return PermanentError(f"SMTP {code}: {text}", address_rejected=recipient)
 
 
 async def _reset_or_close(

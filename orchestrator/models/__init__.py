@@ -10,6 +10,7 @@ from orchestrator.models.event import Event
 from orchestrator.models.installation import InstallationValue
 from orchestrator.models.policy import PolicyVersion
 from orchestrator.models.schedule_run import ScheduleRun
+from orchestrator.models.step_entry import StepEntry
 from orchestrator.models.touch import Touch
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PolicyVersion",
     "PostalAddress",
     "ScheduleRun",
+    "StepEntry",
     "Suppression",
     "Touch",
     "metadata",

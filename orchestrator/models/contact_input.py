@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from orchestrator.contact_fields import (
     PHONE_REGION,
@@ -15,6 +15,7 @@ from orchestrator.contact_fields import (
     region_of_locale,
 )
 from orchestrator.models.checks import reject_nul
+from orchestrator.models.instants import Instant
 
 __all__ = ["ContactUpsert", "PostalAddress"]
 
@@ -50,12 +51,12 @@ class ContactUpsert(BaseModel):
     external_id: str = Field(min_length=1, max_length=255)
     email: str | None = Field(default=None, max_length=320)
     # `locale` comes before `phone`: its region is where national numbers are read.
-    locale: str | None = None
+    locale: str | None = Field(default=None, max_length=35)
     phone: str | None = Field(default=None, max_length=64)
     address: PostalAddress | None = None
     social: dict[str, str] | None = None
     timezone: str | None = None
-    paused_until: AwareDatetime | None = None
+    paused_until: Instant | None = None
     attributes: dict[str, Any] | None = None
 
     @field_validator("*", mode="before")

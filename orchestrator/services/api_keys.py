@@ -57,11 +57,18 @@ class ApiKeyService:
 
     async def ensure(self, name: str, key: str, scopes: Collection[Scope]) -> ApiKey:
         """The key with this secret, created if it is not stored yet (`KIZUNA_ADMIN_API_KEY`)."""
-        existing = await self._keys.by_hash(hash_key(key))
-        if existing is not None:
-            return existing
-        record, _ = await self.create(name, scopes, key=key)
-        return record
+        await self._keys.add_if_missing(
+            ApiKey(
+                name=name,
+                prefix=key[:10],
+                key_hash=hash_key(key),
+                scopes=sorted(set(scopes)),
+                created_at=self._clock.now(),
+            )
+        )
+        stored = await self._keys.by_hash(hash_key(key))
+        assert stored is not None
+        return stored
 
     async def authenticate(self, key: str) -> ApiKey | None:
         """The live key matching `key`, its use noted; None if unknown or revoked."""
@@ -70,7 +77,8 @@ class ApiKeyService:
             return None
         now = self._clock.now()
         if record.last_used_at is None or now - record.last_used_at > _LAST_USED_PRECISION:
-            record.last_used_at = now
+            assert record.id is not None
+            await self._keys.note_use(record.id, now)
         return record
 
     async def list(self) -> list[ApiKey]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from orchestrator.campaign_checks import check_campaign
 from orchestrator.clock import Clock
 from orchestrator.definitions import Campaign as Definition
 from orchestrator.errors import Conflict, NotFound
@@ -14,6 +15,7 @@ from orchestrator.models import Campaign, CampaignVersion
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
 from orchestrator.store.signals import notify_dispatchers
+from orchestrator.store.touches import TouchStore
 
 __all__ = ["Action", "CampaignService", "CampaignView", "stored_definition"]
 
@@ -49,10 +51,12 @@ class CampaignService:
         self._session = session
         self._campaigns = CampaignStore(session)
         self._enrollments = EnrollmentStore(session)
+        self._touches = TouchStore(session)
         self._clock = clock
 
     async def create(self, definition: Definition) -> CampaignView:
-        """Store a new campaign as a draft, version 1."""
+        """Store a new campaign as a draft, version 1 (after checking its whole graph)."""
+        check_campaign(definition)
         now = self._clock.now()
         campaign = Campaign(
             name=definition.name,
@@ -94,6 +98,7 @@ class CampaignService:
     async def update(self, campaign_id: int, definition: Definition) -> CampaignView:
         """Replace the definition: in place while a draft, as a new version once it has run
         (running enrollments finish on the version they began on)."""
+        check_campaign(definition)
         campaign = await self._existing(campaign_id, lock=True)
         if campaign.status == "archived":
             raise Conflict(f"campaign {campaign_id} is archived and cannot change")
@@ -140,6 +145,7 @@ class CampaignService:
             await notify_dispatchers(self._session)
         elif action == "archive":
             await self._enrollments.finish_campaign(campaign_id, "archived", now)
+            await self._touches.cancel_open("campaign_id", [campaign_id], "campaign archived", now)
         campaign.status, campaign.updated_at = target, now
         self._campaigns.add(campaign)
         await self._campaigns.flush()

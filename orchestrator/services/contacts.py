@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.registry import channel_names
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import PHONE_REGION
 from orchestrator.contact_validation import RowError, ValidatedRows, validate_rows
@@ -22,6 +23,7 @@ from orchestrator.models.contact import ConsentStatus
 from orchestrator.snapshots import address_hashes
 from orchestrator.store.contacts import WRITABLE_COLUMNS, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
+from orchestrator.store.touches import TouchStore
 
 __all__ = [
     "MAX_BULK_ROWS",
@@ -80,6 +82,7 @@ class ContactService:
         pool: Executor | None = None,
         pool_size: int = 1,
     ) -> None:
+        self._session = session
         self._contacts = ContactStore(session)
         self._suppressions = SuppressionStore(session)
         self._clock = clock
@@ -146,8 +149,9 @@ class ContactService:
         merged: dict[str, dict[str, Any]] = {}
         for given in contacts:
             merged.setdefault(given["external_id"], {}).update(given)
-        # Rows that set the same columns share one statement (a CRM export: all of them).
-        # Sorted by key, so concurrent upserts lock rows in one order and cannot deadlock.
+        # Rows that set the same columns share one statement (a CRM export: all of them),
+        # sorted by key; the statements of concurrent requests run one request at a time.
+        await self._contacts.lock_upserts()
         by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
         for _, given in sorted(merged.items()):
             by_shape.setdefault(frozenset(given), []).append(self._full_row(given, now))
@@ -187,12 +191,18 @@ class ContactService:
             for hashed in hashes
         ]
         await self._suppressions.add_many(kept)
+        await TouchStore(self._session).cancel_open(
+            "contact_id", [contact_id], "contact erased", now
+        )
         await self._contacts.erase(contact_id, now)
 
     async def record_consent(
         self, contact_id: int, channel: str, change: ConsentChange
     ) -> ConsentLog:
         """Append to the consent log and make it the contact's current consent for `channel`."""
+        if channel not in channel_names():
+            known = ", ".join(sorted(channel_names()))
+            raise NotFound(f"no channel {channel!r}; known: {known}")
         contact = await self.get(contact_id)
         now = self._clock.now()
         entry = ConsentLog(
@@ -204,5 +214,5 @@ class ContactService:
             recorded_at=now,
         )
         self._contacts.append_consent(entry)
-        await self._contacts.set_consent(contact, channel, change.status, now)
+        self._contacts.set_consent(contact, channel, change.status, now)
         return entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,8 +35,12 @@ class EnrollmentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    contact_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_LISTED)
-    external_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_LISTED)
+    contact_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED
+    )
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED
+    )
     filter: Condition | None = None
 
     @model_validator(mode="after")
@@ -175,6 +180,8 @@ class EnrollmentService:
             ]
         )
         result.enrolled += len(inserted)
+        if inserted:
+            await self._campaigns.count_entries({(campaign.id, first_step): len(inserted)})
         result.skipped += [
             Skipped("already_enrolled", c.id, c.external_id)
             for c in starting

@@ -7,19 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import contains
-from orchestrator.errors import NotFound
+from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.models import Event
 from orchestrator.models.checks import reject_nul
+from orchestrator.models.instants import Instant
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.enrollments import EnrollmentStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.signals import notify_dispatchers
+from orchestrator.store.touches import TouchStore
 
 __all__ = ["EventIn", "EventService", "Recorded"]
 
@@ -32,8 +34,11 @@ class EventIn(BaseModel):
     contact_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Instant | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
+    touch_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="the touch it is about (a click on a mail)"
+    )
     data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("*", mode="before")
@@ -82,13 +87,22 @@ class EventService:
             who = event.contact_id if event.contact_id is not None else event.external_id
             raise NotFound(f"contact {who!r} does not exist")
         assert contact.id is not None
+        if event.touch_id is not None:
+            touch = await TouchStore(self._session).get(event.touch_id)
+            if touch is None or touch.contact_id != contact.id:
+                raise InvalidInput(
+                    f"touch {event.touch_id} is not one of this contact's",
+                    errors=[{"loc": ["body", "touch_id"], "msg": "unknown touch", "type": "touch"}],
+                )
         return await self.record(
             contact_id=contact.id,
             type=event.type,
             data=event.data,
-            dedupe_key=f"api:{event.idempotency_key}",
+            # Keys are the client's, per contact: another contact's event never answers.
+            dedupe_key=f"api:{contact.id}:{event.idempotency_key}",
             source="api",
             occurred_at=event.occurred_at,
+            touch_id=event.touch_id,
         )
 
     async def record(
@@ -141,4 +155,5 @@ class EventService:
             and contains(data, goal.data or {})
         ]
         await self._enrollments.finish(reached, "exited", "goal", now)
+        await TouchStore(self._session).cancel_open("enrollment_id", reached, "goal reached", now)
         return len(reached)

@@ -117,6 +117,7 @@ class PolicyService:
 
     async def replace(self, policy: Policy, author: str | None) -> PolicyInForce:
         """Store `policy` as the next version; the dispatcher uses it from its next batch."""
+        check_policy(policy)
         await self._policies.lock_numbering()
         stored = PolicyVersion(
             version=await self._policies.next_version(),

@@ -76,7 +76,11 @@ class PressureService:
         for rule in policy.rules:
             if isinstance(rule, CapRule):
                 used = cap_used(rule, counted(rule, history, now))
-                free = cap_earliest(rule, history, 1, now)
+                # What the lightest touch the cap counts would need (one touch, or points).
+                cost = min(
+                    (policy.weight(ch) for ch in self._channels if rule.applies_to(ch)), default=1
+                )
+                free = cap_earliest(rule, history, cost if rule.unit == "weight" else 1, now)
                 rules.append(
                     RulePressure(rule.name, rule.type, rule.channels, used, rule.max, free)
                 )

@@ -16,10 +16,23 @@ from orchestrator.store.touches import TouchStore
 __all__ = ["CampaignNumbers", "StatsService", "StepNumbers"]
 
 
+#: Touches the policy let through; withdrawn (`canceled`) ones were admitted first.
+_NOT_ADMITTED = frozenset({"blocked", "deferred"})
+#: A mail the relay accepted, or a task its worker finished.
+_DONE = frozenset({"sent", "completed"})
+
+
 @dataclass
 class StepNumbers:
     step_id: str
     type: str
+    entered: int = 0
+    admitted: int = 0
+    deferred: int = 0
+    blocked: int = 0
+    sent: int = 0
+    failed: int = 0
+    clicks: int = 0
     touches: dict[str, int] = field(default_factory=dict)
     blocked_by_rule: dict[str, int] = field(default_factory=dict)
     deferred_by_rule: dict[str, int] = field(default_factory=dict)
@@ -70,6 +83,20 @@ class StatsService:
             step(step_id).events[type_] = count
         for step_id, count in (await self._enrollments.counts_by_step(campaign_id)).items():
             step(step_id).at_step = count
+        for step_id, count in (await self._campaigns.entries(campaign_id)).items():
+            step(step_id).entered = count
+        for numbers in steps.values():
+            _total(numbers)
         return CampaignNumbers(
             await self._enrollments.counts_by_state(campaign_id), list(steps.values())
         )
+
+
+def _total(numbers: StepNumbers) -> None:
+    touches = numbers.touches
+    numbers.admitted = sum(n for status, n in touches.items() if status not in _NOT_ADMITTED)
+    numbers.deferred = touches.get("deferred", 0)
+    numbers.blocked = touches.get("blocked", 0)
+    numbers.sent = sum(touches.get(status, 0) for status in _DONE)
+    numbers.failed = touches.get("failed", 0)
+    numbers.clicks = numbers.events.get("click", 0)

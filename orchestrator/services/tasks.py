@@ -119,17 +119,23 @@ class TaskService:
         touches = await self._touches.claim_tasks(
             claim.channel, claim.worker, claim.limit, until, now
         )
-        contacts = {c.id: c for c in await self._contacts.many({t.contact_id for t in touches})}
+        ids = {t.contact_id for t in touches}
+        contacts = {c.id: c for c in await self._contacts.many(ids)}
+        history: dict[int, list[Touch]] = {}
+        for past in await self._touches.latest_for_contacts(ids, _HISTORY + claim.limit):
+            history.setdefault(past.contact_id, []).append(past)
+        events: dict[int, list[Event]] = {}
+        for event in await self._events.latest_for_contacts(ids, _HISTORY):
+            events.setdefault(event.contact_id, []).append(event)
+        claimed = {t.id for t in touches}
         return [
             ClaimedTask(
                 touch=touch,
                 contact=contacts[touch.contact_id],
-                history=[
-                    past
-                    for past in await self._touches.for_contact(touch.contact_id, _HISTORY + 1)
-                    if past.id != touch.id
-                ][:_HISTORY],
-                events=await self._events.for_contact(touch.contact_id, _HISTORY),
+                history=[p for p in history.get(touch.contact_id, []) if p.id not in claimed][
+                    :_HISTORY
+                ],
+                events=events.get(touch.contact_id, []),
             )
             for touch in touches
         ]
@@ -177,9 +183,14 @@ class TaskService:
         await self._event_intake.record(
             contact_id=touch.contact_id,
             type="call_outcome" if touch.channel == "phone" else "task_outcome",
-            data={"outcome": completion.outcome, "channel": touch.channel, **completion.data},
+            data={
+                **completion.data,
+                "outcome": completion.outcome,
+                "channel": touch.channel,
+                "worker": completion.worker,
+            },
             dedupe_key=f"task:{touch_id}",
-            source=f"worker:{completion.worker}",
+            source="worker",
             touch_id=touch_id,
         )
         return touch
@@ -226,4 +237,4 @@ class TaskService:
                     recorded_at=now,
                 )
             )
-            await self._contacts.set_consent(contact, channel, status, now)
+            self._contacts.set_consent(contact, channel, status, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,6 +16,9 @@ from orchestrator.store.contacts import ContactStore
 from orchestrator.store.timeline import KINDS, RANK, Position, TimelineStore
 
 __all__ = ["TimelineEntry", "TimelinePage", "TimelineService"]
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ def _decode(cursor: str) -> Position:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, kind, row_id = orjson.loads(raw)
         position = (datetime.fromisoformat(at), kind, int(row_id))
-        if kind not in KINDS or position[0].tzinfo is None:
+        instant = position[0]
+        if kind not in KINDS or instant.tzinfo is None or not 0 < position[2] < 2**63:
             raise ValueError(kind)
+        if not _EARLIEST <= instant <= _LATEST:
+            raise ValueError(at)
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidInput(
             "The cursor is not one this API gave out.",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import ApiKey
+from orchestrator.store.dialect import insert, is_postgresql
 
 __all__ = ["ApiKeyStore"]
+
+_api_key = ApiKey.__table__  # type: ignore[attr-defined]
 
 
 class ApiKeyStore:
@@ -35,3 +41,22 @@ class ApiKeyStore:
         self._session.add(key)
         await self._session.flush()
         return key
+
+    async def add_if_missing(self, key: ApiKey) -> None:
+        """Store a key unless one with its hash exists (processes starting together)."""
+        row = key.model_dump(exclude={"id"})
+        statement = insert(self._session, _api_key).values(**row)
+        await self._session.exec(statement.on_conflict_do_nothing())
+
+    async def note_use(self, key_id: int, now: datetime) -> None:
+        """Record when a key was last used, unless another request is recording it: a
+        request must never wait for another's transaction just to say so."""
+        if is_postgresql(self._session):
+            free = select(ApiKey.id).where(col(ApiKey.id) == key_id)
+            if (
+                await self._session.exec(free.with_for_update(skip_locked=True, key_share=True))
+            ).first() is None:
+                return
+        await self._session.exec(
+            update(_api_key).where(_api_key.c.id == key_id).values(last_used_at=now)
+        )

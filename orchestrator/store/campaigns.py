@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from orchestrator.models import Campaign, CampaignVersion, ScheduleRun
+from orchestrator.models import Campaign, CampaignVersion, ScheduleRun, StepEntry
 from orchestrator.store.dialect import insert, is_postgresql
 
 __all__ = ["CampaignStore"]
 
 _schedule_run = ScheduleRun.__table__  # type: ignore[attr-defined]
+_step_entry = StepEntry.__table__  # type: ignore[attr-defined]
 
 
 class CampaignStore:
@@ -27,7 +28,8 @@ class CampaignStore:
         """The campaign, locked for update if asked (lifecycle changes, throttles)."""
         query = select(Campaign).where(col(Campaign.id) == campaign_id)
         if lock and is_postgresql(self._session):
-            query = query.with_for_update()
+            # FOR NO KEY UPDATE: touches referencing the campaign need not wait for it.
+            query = query.with_for_update(key_share=True)
         return (await self._session.exec(query)).first()
 
     async def lock(self, campaign_ids: Collection[int]) -> None:
@@ -37,7 +39,7 @@ class CampaignStore:
                 select(Campaign.id)
                 .where(col(Campaign.id).in_(sorted(campaign_ids)))
                 .order_by(col(Campaign.id))
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
 
     async def page(self, *, status: str | None, after: int | None, limit: int) -> list[Campaign]:
@@ -71,6 +73,30 @@ class CampaignStore:
 
     async def flush(self) -> None:
         await self._session.flush()
+
+    async def count_entries(self, entries: Mapping[tuple[int, str], int]) -> None:
+        """Add to the number of journeys that entered each (campaign, step)."""
+        if not entries:
+            return
+        rows = [
+            {"campaign_id": campaign_id, "step_id": step_id, "entered": count}
+            for (campaign_id, step_id), count in sorted(entries.items())
+        ]
+        statement = insert(self._session, _step_entry)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_step_entry.c.campaign_id, _step_entry.c.step_id],
+            set_={"entered": _step_entry.c.entered + statement.excluded.entered},
+        )
+        await self._session.exec(statement, params=rows)
+
+    async def entries(self, campaign_id: int) -> dict[str, int]:
+        """How many journeys entered each step of the campaign."""
+        result = await self._session.exec(
+            select(StepEntry.step_id, StepEntry.entered).where(
+                col(StepEntry.campaign_id) == campaign_id
+            )
+        )
+        return dict(result.all())
 
     async def version(self, campaign_id: int, version: int) -> CampaignVersion | None:
         """One version of a campaign."""

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import literal_column, update
+from sqlalchemy import func, literal_column, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel import select as select_model
@@ -49,6 +49,9 @@ class ContactRecord(NamedTuple):
     consent: dict[str, str]
     erased_at: datetime | None
 
+
+#: The advisory lock key of contact upserts.
+_UPSERT_LOCK = 0x4B5A4354
 
 _RECORD_COLUMNS = [_contact.c[name] for name in ContactRecord._fields]
 
@@ -117,6 +120,16 @@ class ContactStore:
             for external_id, contact_id in result
             if external_id is not None and contact_id is not None
         }
+
+    async def lock_upserts(self) -> None:
+        """Let one transaction at a time write contacts by external id (PostgreSQL).
+
+        A request writes in several statements (one per set of columns) and two requests
+        may hold each other's rows in turn; one at a time, they cannot. Validation, the
+        slow part, is done before this.
+        """
+        if is_postgresql(self._session):
+            await self._session.exec(select_model(func.pg_advisory_xact_lock(_UPSERT_LOCK)))
 
     async def upsert(self, rows: Sequence[dict[str, Any]], update_columns: Collection[str]) -> int:
         """Insert `rows` (each with the same columns), or set `update_columns` where
@@ -199,7 +212,7 @@ class ContactStore:
             )
         )
 
-    async def set_consent(self, contact: Contact, channel: str, status: str, now: datetime) -> None:
+    def set_consent(self, contact: Contact, channel: str, status: str, now: datetime) -> None:
         """Mirror the newest consent of `channel` on the contact row."""
         contact.consent = {**contact.consent, channel: status}
         contact.updated_at = now

@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, func, literal, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import TableValuedAlias
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -68,6 +80,10 @@ def _element(table: Table, name: str) -> Any:
     column_type = table.c[name].type
     if isinstance(column_type, JSON):  # the JSON/JSONB variant: JSONB, None as SQL NULL
         return postgresql.JSONB(none_as_null=True)
+    if isinstance(column_type, String):
+        # Unbounded: a cast to varchar(n)[] would cut long values silently; the column
+        # itself refuses them.
+        return Text()
     return column_type
 
 

@@ -72,6 +72,11 @@ class EnrollmentStore:
             _enrollment.c.state == "active",
             _enrollment.c.next_action_at <= now,
         )
+        if is_postgresql(self._session):
+            # Lock the enrollments too: a pause or archive committed meanwhile is seen here
+            # (the row is read again), and one arriving later waits for this batch to end
+            # instead of being overwritten by it.
+            query = query.with_for_update(of=_enrollment, key_share=True)
         # sqlmodel's `exec` is typed for up to four columns; this reads eleven.
         result = await self._session.exec(query)  # type: ignore[call-overload]
         return [DueEnrollment(*row) for row in result.all()]

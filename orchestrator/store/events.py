@@ -57,13 +57,24 @@ class EventStore:
         )
         return [(event, enrollment_id, step_id) for event, enrollment_id, step_id in result]
 
-    async def for_contact(self, contact_id: int, limit: int) -> list[Event]:
-        """The contact's latest events, newest first."""
+    async def latest_for_contacts(self, contact_ids: Collection[int], each: int) -> list[Event]:
+        """Each contact's `each` latest events, newest first, in one query."""
+        if not contact_ids:
+            return []
+        rank = func.row_number().over(
+            partition_by=_event.c.contact_id,
+            order_by=(_event.c.occurred_at.desc(), _event.c.id.desc()),
+        )
+        ranked = (
+            select(_event.c.id, rank.label("rank"))
+            .where(_event.c.contact_id.in_(list(contact_ids)))
+            .subquery()
+        )
         result = await self._session.exec(
             select(Event)
-            .where(col(Event.contact_id) == contact_id)
-            .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
-            .limit(limit)
+            .join(ranked, ranked.c.id == col(Event.id))
+            .where(ranked.c.rank <= each)
+            .order_by(col(Event.contact_id), col(Event.occurred_at).desc(), col(Event.id).desc())
         )
         return list(result)
 

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Touch
-from orchestrator.store.dialect import insert, insert_unnested, is_postgresql
+from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, update_by_id
 from policies import PastTouch
 
 __all__ = ["NOT_COUNTED", "TouchStore"]
@@ -21,7 +21,7 @@ __all__ = ["NOT_COUNTED", "TouchStore"]
 _touch = Touch.__table__  # type: ignore[attr-defined]
 
 #: Statuses of touches that never reached the contact: caps and throttles ignore them.
-NOT_COUNTED = ("blocked", "deferred", "failed")
+NOT_COUNTED = ("blocked", "deferred", "failed", "canceled")
 
 _COUNTED_SQL = f"""
     SELECT contact_id, channel, created_at, weight, category FROM touch
@@ -101,13 +101,24 @@ class TouchStore:
             found[(campaign_id, channel)].append(created_at)
         return found
 
-    async def for_contact(self, contact_id: int, limit: int) -> list[Touch]:
-        """The contact's latest touches, newest first."""
+    async def latest_for_contacts(self, contact_ids: Collection[int], each: int) -> list[Touch]:
+        """Each contact's `each` latest touches, newest first, in one query."""
+        if not contact_ids:
+            return []
+        rank = func.row_number().over(
+            partition_by=_touch.c.contact_id,
+            order_by=(_touch.c.created_at.desc(), _touch.c.id.desc()),
+        )
+        ranked = (
+            select(_touch.c.id, rank.label("rank"))
+            .where(_touch.c.contact_id.in_(list(contact_ids)))
+            .subquery()
+        )
         result = await self._session.exec(
             select(Touch)
-            .where(col(Touch.contact_id) == contact_id)
-            .order_by(col(Touch.created_at).desc(), col(Touch.id).desc())
-            .limit(limit)
+            .join(ranked, ranked.c.id == col(Touch.id))
+            .where(ranked.c.rank <= each)
+            .order_by(col(Touch.contact_id), col(Touch.created_at).desc(), col(Touch.id).desc())
         )
         return list(result)
 
@@ -115,7 +126,7 @@ class TouchStore:
         """The touch with this id, locked for update if asked."""
         query = select(Touch).where(col(Touch.id) == touch_id)
         if lock and is_postgresql(self._session):
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return (await self._session.exec(query)).first()
 
     async def claim_tasks(
@@ -160,7 +171,7 @@ class TouchStore:
             .limit(limit)
         )
         if is_postgresql(self._session):
-            oldest = oldest.with_for_update(skip_locked=True)
+            oldest = oldest.with_for_update(skip_locked=True, key_share=True)
         ids = list((await self._session.exec(oldest)).all())
         if not ids:
             return []
@@ -175,6 +186,28 @@ class TouchStore:
             .order_by(col(Touch.created_at), col(Touch.id))
         )
         return list(result)
+
+    async def record_outcomes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store what became of touches (`id` plus the same columns in every row)."""
+        await update_by_id(self._session, _touch, rows)
+
+    async def cancel_open(
+        self,
+        of: Literal["enrollment_id", "campaign_id", "contact_id"],
+        ids: Collection[int],
+        reason: str,
+        now: datetime,
+    ) -> int:
+        """Withdraw the open touches (queued, or claimed by a worker) of the enrollments,
+        campaigns or contacts whose journeys ended: they must not go out any more."""
+        if not ids:
+            return 0
+        result = await self._session.exec(
+            update(_touch)
+            .where(_touch.c[of].in_(list(ids)), _touch.c.status.in_(("queued", "claimed")))
+            .values(status="canceled", reason=reason, lease_until=None, updated_at=now)
+        )
+        return int(result.rowcount)
 
     async def mark_in_doubt(self, now: datetime) -> int:
         """`sending` touches whose lease expired: the process died mid-send. They may or

@@ -207,3 +207,19 @@ async def test_events_for_unknown_contacts_are_404_and_bad_ones_422(client):
         ("body", "type"),
         ("body", "idempotency_key"),
     }
+
+
+async def test_an_event_may_name_the_touch_it_answers(client, calls, sessions):
+    first, second = calls[0], calls[1]
+    by_contact = {t.contact_id: t.id for t in await touches(sessions)}
+    body = {"contact_id": first["id"], "type": "click", "idempotency_key": "c-1"}
+
+    answered = await client.post("/v1/events", json={**body, "touch_id": by_contact[first["id"]]})
+    assert answered.status_code == 201, answered.text
+    history = (await client.get(f"/v1/contacts/{first['id']}/timeline")).json()
+    (click,) = [e for e in history["items"] if e["kind"] == "event"]
+    assert (click["type"], click["touch_id"]) == ("click", by_contact[first["id"]])
+
+    foreign = {**body, "idempotency_key": "c-2", "touch_id": by_contact[second["id"]]}
+    problem = assert_problem(await client.post("/v1/events", json=foreign), 422)
+    assert [p["loc"] for p in problem["errors"]] == [["body", "touch_id"]]

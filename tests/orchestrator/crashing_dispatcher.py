@@ -1,7 +1,8 @@
-"""A dispatcher process that stops dead inside its transaction, for the crash test.
+"""A dispatcher process that stops inside its transaction, for the crash and lock tests.
 
-Run as `python -m tests.orchestrator.crashing_dispatcher URL MARKER`: it claims a batch,
-writes MARKER once the batch is locked and being worked on, then hangs there until killed.
+`python -m tests.orchestrator.crashing_dispatcher URL MARKER [RELEASE]` claims a batch and
+writes MARKER once the batch is locked and being worked on; then it hangs until killed, or,
+given RELEASE, until that file exists, and finishes the batch.
 """
 
 from __future__ import annotations
@@ -20,23 +21,31 @@ from orchestrator.dispatcher import Dispatcher
 from tests.engine import CHANNELS
 
 
-class HangingPhone(PhoneChannel):
+class StallingPhone(PhoneChannel):
     """Tells the test it is mid-batch, then blocks the whole process."""
 
-    def __init__(self, marker: Path) -> None:
+    def __init__(self, marker: Path, release: Path | None) -> None:
         self._marker = marker
+        self._release = release
 
     def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
-        self._marker.write_text("inside the batch")
-        time.sleep(3600)
+        if not self._marker.exists():
+            self._marker.write_text("inside the batch")
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline and not (self._release and self._release.exists()):
+                time.sleep(0.05)
         return contact.phone
 
 
-async def main(url: str, marker: Path) -> None:
+async def main(url: str, marker: Path, release: Path | None) -> None:
     engine = create_engine(url, pool_size=1)
-    channels = {**CHANNELS, "phone": HangingPhone(marker)}
-    await Dispatcher(create_sessionmaker(engine), SystemClock(), channels).run_once()
+    channels = {**CHANNELS, "phone": StallingPhone(marker, release)}
+    try:
+        await Dispatcher(create_sessionmaker(engine), SystemClock(), channels).run_once()
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
+    release = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), release))

@@ -114,3 +114,35 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(sessions, clock, data
     await run_together(database_url, clock, 2)  # what the dead process had locked
     assert_once_per_enrollment(await touches(sessions), "call", 300)
     assert Counter(e.step_id for e in await enrollments(sessions)) == {"wait": 300}
+
+
+async def test_a_pause_during_a_pass_is_not_undone_by_it(sessions, clock, database_url, tmp_path):
+    from orchestrator.services.campaigns import CampaignService
+
+    contacts = await many_contacts(sessions, clock, 20)
+    campaign_id = await launch(sessions, clock, THREE_STEPS)
+    await enroll(sessions, clock, campaign_id, contacts)
+    marker, release = tmp_path / "inside", tmp_path / "release"
+    busy = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.orchestrator.crashing_dispatcher",
+        database_url, str(marker), str(release),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the dispatcher never reached its batch"
+            await asyncio.sleep(0.05)
+
+        async def pause() -> None:
+            async with sessions.begin() as session:
+                await CampaignService(session, clock).transition(campaign_id, "pause")
+
+        pausing = asyncio.create_task(pause())
+        await asyncio.sleep(0.5)  # the pause waits for the batch's locks
+        release.write_text("go on")
+        await asyncio.wait_for(pausing, timeout=30)
+        assert await asyncio.wait_for(busy.wait(), timeout=30) == 0
+    finally:
+        if busy.returncode is None:
+            busy.kill()
+    assert Counter(e.state for e in await enrollments(sessions)) == {"paused": 20}

@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
+from orchestrator.errors import Conflict
+from orchestrator.models import ContactUpsert
+from orchestrator.services.campaigns import CampaignService
+from orchestrator.services.contacts import ContactService
+from orchestrator.services.stats import StatsService
 from tests.engine import (
     add_contacts,
     claim,
@@ -91,6 +98,22 @@ async def test_call_outcomes_branch_contacts_down_different_channels(sessions, c
     states = Counter((e.state, e.exit_reason) for e in await enrollments(sessions))
     assert states == {("exited", "exit_step"): 3}
 
+    async with sessions() as session:
+        numbers = await StatsService(session).numbers(campaign_id)
+    by_step = {step.step_id: step for step in numbers.steps}
+    assert numbers.enrollments == {"exited": 3}
+    assert [by_step[s].entered for s in ("call", "mail1", "call2", "letter", "end")] == [
+        3, 1, 1, 2, 3,
+    ]  # fmt: skip
+    call = by_step["call"]
+    assert (call.admitted, call.sent, call.outcomes) == (
+        3,
+        2,
+        {"interested": 1, "not_interested": 1},
+    )
+    assert (by_step["mail1"].admitted, by_step["mail1"].clicks) == (1, 1)
+    assert by_step["letter"].admitted == 2
+
 
 async def test_a_goal_ends_the_journey_wherever_the_contact_is(sessions, clock):
     (contact,) = await add_contacts(sessions, clock, 1)
@@ -104,6 +127,56 @@ async def test_a_goal_ends_the_journey_wherever_the_contact_is(sessions, clock):
     assert (enrollment.state, enrollment.exit_reason) == ("exited", "goal")
     duplicate = await post_event(sessions, clock, contact, "meeting_booked", key="m1")
     assert not duplicate.created
+    (call,) = await touches(sessions, step_id="call")
+    assert (call.status, call.reason) == ("canceled", "goal reached")
+    assert await claim(sessions, clock, "phone") == []
+
+
+async def test_archiving_withdraws_open_tasks_even_claimed_ones(sessions, clock):
+    contacts = await add_contacts(sessions, clock, 2)
+    campaign_id = await launch(sessions, clock, CALL_FIRST)
+    await enroll(sessions, clock, campaign_id, contacts)
+    await dispatcher(sessions, clock).run_until_idle()
+    (claimed,) = await claim(sessions, clock, "phone", limit=1)
+
+    async with sessions.begin() as session:
+        await CampaignService(session, clock).transition(campaign_id, "archive")
+
+    assert [(t.status, t.reason) for t in await touches(sessions)] == [
+        ("canceled", "campaign archived")
+    ] * 2
+    assert await claim(sessions, clock, "phone") == []
+    with pytest.raises(Conflict, match="it is canceled"):
+        await complete(sessions, clock, claimed.touch.id, "connected")
+
+
+async def test_a_template_that_breaks_for_one_contact_fails_only_that_journey(sessions, clock):
+    named, unnamed = await add_contacts(sessions, clock, 2, attributes={"n": 3})
+    async with sessions.begin() as session:
+        service = ContactService(session, clock, default_timezone="Asia/Tokyo")
+        await service.upsert(
+            ContactUpsert.model_validate({"external_id": "c-x-1", "attributes": {"n": 0}})
+        )
+    campaign_id = await launch(
+        sessions,
+        clock,
+        {
+            "name": "Division",
+            "steps": [
+                {"id": "mail", "type": "send", "channel": "email",
+                 "template": {"subject": "{{ 12 // contact.attributes.n }}", "text": "..."}},
+            ],
+        },
+    )  # fmt: skip
+    await enroll(sessions, clock, campaign_id, [named, unnamed])
+    await dispatcher(sessions, clock).run_until_idle()
+
+    mail, broken = await touches(sessions)
+    assert (mail.contact_id, mail.status, mail.content["subject"]) == (named, "queued", "4")
+    assert (broken.contact_id, broken.status) == (unnamed, "failed")
+    assert broken.error == "template: ZeroDivisionError: integer division or modulo by zero"
+    states = {e.contact_id: (e.state, e.exit_reason) for e in await enrollments(sessions)}
+    assert states == {named: ("completed", None), unnamed: ("failed", "template")}
 
 
 async def test_waits_and_splits_over_many_contacts(sessions, clock):

@@ -11,7 +11,7 @@ from channels.email.message import SenderIdentity
 from orchestrator.housekeeping import reap_leases
 from orchestrator.outbox import Outbox
 from orchestrator.store.touches import TouchStore
-from tests.engine import CHANNELS, add_contacts, enroll, launch, post_event, touches
+from tests.engine import CHANNELS, add_contacts, enroll, launch, touches
 from tests.smtp_sink import smtp_sink
 
 WELCOME = {
@@ -141,11 +141,38 @@ async def test_erasure_stops_mail_that_was_queued(sessions, clock, channels, sin
         await ContactService(session, clock, default_timezone="UTC").erase(contact)
     await outbox(sessions, clock, channels).run_once()
     (touch,) = await touches(sessions, channel="email")
-    assert touch.status == "failed"
+    assert (touch.status, touch.reason) == ("canceled", "contact erased")
     assert sink.messages == []
 
 
-async def test_a_bounce_from_a_provider_is_an_event_like_any_other(sessions, clock, channels):
+async def test_an_opt_out_after_the_touch_was_queued_withdraws_it(sessions, clock, channels, sink):
+    from orchestrator.services.contacts import ConsentChange, ContactService
+
     (contact,) = await dispatch_welcome(sessions, clock, channels, count=1)
-    recorded = await post_event(sessions, clock, contact, "bounce", key="b1", bounce_type="soft")
-    assert recorded.created
+    async with sessions.begin() as session:
+        change = ConsentChange(status="opted_out", source="unsubscribe page")
+        await ContactService(session, clock, default_timezone="UTC").record_consent(
+            contact, "email", change
+        )
+    assert await outbox(sessions, clock, channels).run_once() == 1
+    (touch,) = await touches(sessions, channel="email")
+    assert (touch.status, touch.rule) == ("canceled", "consent")
+    assert touch.reason.startswith("Withdrawn before sending")
+    assert sink.messages == []
+
+
+async def test_a_bounce_reported_as_an_event_about_the_mail_moves_the_journey_on(
+    sessions, clock, channels
+):
+    from orchestrator.dispatcher import Dispatcher
+    from orchestrator.services.events import EventService
+
+    (contact,) = await dispatch_welcome(sessions, clock, channels, count=1)
+    (mail,) = await touches(sessions, channel="email")
+    async with sessions.begin() as session:
+        await EventService(session, clock).record(
+            contact_id=contact, type="bounce", data={"bounce_type": "soft"},
+            dedupe_key="provider:b1", source="provider", touch_id=mail.id,
+        )  # fmt: skip
+    await Dispatcher(sessions, clock, channels).run_until_idle()
+    assert [t.contact_id for t in await touches(sessions, channel="phone")] == [contact]

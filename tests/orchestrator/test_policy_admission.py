@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -116,7 +115,7 @@ async def test_a_new_policy_takes_effect_on_the_next_batch(sessions, clock):
 
 @pytest.mark.postgres
 async def test_four_dispatchers_never_break_a_weekly_cap_across_three_campaigns(
-    sessions, clock, postgres_url
+    clock, postgres_url
 ):
     """The invariant under concurrency: 500 contacts, three campaigns of different
     priorities, a weekly cap of 2, four dispatchers at once."""
@@ -151,7 +150,7 @@ async def test_four_dispatchers_never_break_a_weekly_cap_across_three_campaigns(
         assert len(deferred) == 500
 
         clock.advance(timedelta(days=7))
-        await asyncio.gather(run_together(postgres_url, clock, 4))
+        await run_together(postgres_url, clock, 4)
         bronze = list(await touches(pg_sessions, campaign_id=campaigns["bronze"]))
         assert Counter(t.status for t in bronze) == {"deferred": 500, "queued": 500}
         assert Counter(e.state for e in await enrollments(pg_sessions)) == {"completed": 1500}
