@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Event, Touch
 from orchestrator.store.dialect import insert, one_of
+from orchestrator.store.latest import latest_per_contact
 
 __all__ = ["EventStore"]
 
@@ -61,20 +62,8 @@ class EventStore:
         """Each contact's `each` latest events, newest first, in one query."""
         if not contact_ids:
             return []
-        rank = func.row_number().over(
-            partition_by=_event.c.contact_id,
-            order_by=(_event.c.occurred_at.desc(), _event.c.id.desc()),
-        )
-        ranked = (
-            select(_event.c.id, rank.label("rank"))
-            .where(_event.c.contact_id.in_(list(contact_ids)))
-            .subquery()
-        )
         result = await self._session.exec(
-            select(Event)
-            .join(ranked, ranked.c.id == col(Event.id))
-            .where(ranked.c.rank <= each)
-            .order_by(col(Event.contact_id), col(Event.occurred_at).desc(), col(Event.id).desc())
+            latest_per_contact(Event, "occurred_at", contact_ids, each)
         )
         return list(result)
 
