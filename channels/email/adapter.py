@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -81,8 +82,8 @@ class EmailChannel(BaseChannel):
                 await connection.send_message(message)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 await _reset_or_close(connection, self._idle)
-                code = min(refusal.code for refusal in exc.recipients)
-                raise _by_code(code, "recipient refused", recipient=True) from exc
+                (refusal, *_) = exc.recipients  # one recipient a message
+                raise _refused_recipient(refusal.code, refusal.message) from exc
             except aiosmtplib.SMTPResponseException as exc:
                 await _reset_or_close(connection, self._idle)
                 raise _by_code(exc.code, exc.message) from exc
@@ -123,12 +124,32 @@ class EmailChannel(BaseChannel):
                     connection.close()
 
 
-def _by_code(code: int, text: str, *, recipient: bool = False) -> TransientError | PermanentError:
-    """4xx: try again later. 5xx: give up; only a refusal of the recipient itself (at RCPT
-    TO) says the address is dead; a refused sender or message says nothing of it."""
+def _by_code(code: int, text: str) -> TransientError | PermanentError:
+    """4xx: try again later. 5xx: give up; a refused sender or message says nothing of the
+    recipient's address."""
     if 400 <= code < 500:
         return TransientError(f"SMTP {code}: {text}")
-    return PermanentError(f"SMTP {code}: {text}", address_rejected=recipient)
+    return PermanentError(f"SMTP {code}: {text}")
+
+
+#: RFC 3463 status codes that say the mailbox itself is bad: 5.1.x (bad address or
+#: domain) and 5.2.1 (mailbox disabled). 5.7.x (policy: relaying denied, blocked) does not.
+_DEAD_MAILBOX = re.compile(r"5\.(?:1\.\d{1,3}|2\.1)\b")
+_ENHANCED_CODE = re.compile(r"[245]\.\d{1,3}\.\d{1,3}\b")
+
+
+def _refused_recipient(code: int, text: str) -> TransientError | PermanentError:
+    """A refusal at RCPT TO: the address is dead only when the reply says the mailbox is;
+    without an enhanced status code, 550, 551 and 553 say so by convention."""
+    if 400 <= code < 500:
+        return TransientError(f"SMTP {code}: {text}")
+    text = text.strip()
+    dead = (
+        _DEAD_MAILBOX.match(text) is not None
+        if _ENHANCED_CODE.match(text)
+        else code in (550, 551, 553)
+    )
+    return PermanentError(f"SMTP {code}: {text}", address_rejected=dead)
 
 
 async def _reset_or_close(

@@ -54,3 +54,22 @@ async def test_marketing_mail_carries_one_click_unsubscribe_and_the_senders_deta
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Message-ID"] == "<7.1.0@shop.example.jp>"
     assert "東京都渋谷区神宮前1-2-3" in message.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(
+    ("reply", "dead"),
+    [
+        ("550 5.1.1 no such user", True),
+        ("550 5.2.1 mailbox disabled", True),
+        ("553 mailbox name not allowed", True),
+        ("554 5.7.1 relay access denied", False),
+        ("550 5.7.1 message blocked by policy", False),
+        ("554 transaction failed", False),
+    ],
+)
+async def test_only_a_refusal_that_names_the_mailbox_kills_the_address(reply, dead):
+    with smtp_sink(refuse={CONTACT.email: reply}) as sink:
+        with pytest.raises(PermanentError) as refused:
+            await send(sink)
+    assert refused.value.address_rejected is dead
+    assert reply.split(" ", 1)[1] in str(refused.value)
