@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -97,7 +98,17 @@ def test_every_operation_answers_as_documented(case, served):
     call(case, served)
 
 
+@pytest.fixture(scope="module")
+def deep_recursion():
+    """Building the strategy of a recursive schema (conditions nest in conditions) walks
+    deeper than Python's default limit of 1,000 frames on some draws."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    yield
+    sys.setrecursionlimit(limit)
+
+
 @deep_schema.include(path_regex=_DEEP_PATHS, method=_DEEP_METHODS).parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=_SLOW_IS_FINE)
-def test_campaign_definitions_and_filters_answer_as_documented(case, served):
+def test_campaign_definitions_and_filters_answer_as_documented(case, served, deep_recursion):
     call(case, served)
