@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,8 +87,8 @@ class Admission:
         campaigns: Collection[tuple[int, Campaign]],
         now: datetime,
     ) -> Admission:
-        """Load what the batch's decisions need, locking throttled campaigns (after the
-        contacts, in id order) so concurrent dispatchers count their throttles one by one."""
+        """Load what the batch's decisions need, taking the throttle locks of its campaigns
+        (in id order) so concurrent dispatchers count their throttles one by one."""
         in_force = await policy_in_force(session)
         ids = [contact.id for contact in contacts]
         histories: dict[int, History] = {contact_id: History() for contact_id in ids}
@@ -109,14 +109,16 @@ class Admission:
         }
 
         # Every version in the batch counts: their throttles share the campaign's touches.
-        throttles = {
-            (campaign_id, channel): rule.per
-            for campaign_id, campaign in campaigns
-            for channel, rule in (campaign.throttle or {}).items()
-        }
+        throttles: dict[tuple[int, str], timedelta] = {}
+        for campaign_id, campaign in campaigns:
+            for channel, rule in (campaign.throttle or {}).items():
+                key = (campaign_id, channel)
+                throttles[key] = max(throttles.get(key, rule.per), rule.per)
         counts: dict[tuple[int, str], list[datetime]] = {}
         if throttles:
-            await CampaignStore(session).lock({campaign_id for campaign_id, _ in throttles})
+            await CampaignStore(session).lock_throttles(
+                {campaign_id for campaign_id, _ in throttles}
+            )
             longest = max(throttles.values())
             counts = await TouchStore(session).throttle_counts(throttles.keys(), now - longest)
             counts = {key: sorted(times) for key, times in counts.items()}
@@ -126,8 +128,9 @@ class Admission:
         """What the touch costs against weighted caps."""
         return self._policy.weight(request.step.channel, request.step.weight)
 
-    def decide(self, requests: Sequence[Request], now: datetime) -> list[Decision]:
-        """A decision for each request (in the order given); higher priorities go first."""
+    def decide(self, requests: Sequence[Request], now: datetime) -> list[Decision | None]:
+        """A decision for each request (in the order given); higher priorities go first.
+        None where the policy failed on the contact's data (logged): that journey fails."""
         order = sorted(
             range(len(requests)),
             key=lambda i: (
@@ -136,13 +139,13 @@ class Admission:
                 requests[i].enrollment.id,
             ),
         )
-        decisions: dict[int, Decision] = {}
+        decisions: dict[int, Decision | None] = {}
         for index in order:
             try:
                 decisions[index] = self._decide(requests[index], now)
             except Exception:  # one contact's data must not stop the batch
                 _log.exception("no decision for enrollment %s", requests[index].enrollment.id)
-                decisions[index] = Block("error", "The policy could not judge this touch.")
+                decisions[index] = None
         return [decisions[index] for index in range(len(requests))]
 
     def _decide(self, request: Request, now: datetime) -> Decision:

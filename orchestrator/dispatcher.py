@@ -214,6 +214,11 @@ class Dispatcher:
         for walk, request, decision in zip(
             asking, requests, admission.decide(requests, now), strict=True
         ):
+            if decision is None:
+                error = "policy: the rules could not judge this contact's touch"
+                self._fail(walk, request.step, "policy", error, now)
+                walk.step = None
+                continue
             walk.touches.append(
                 self._touch(walk, request, decision, now, weight=admission.weight(request),
                             policy_version=admission.policy_version)

@@ -18,13 +18,11 @@ from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression, Touch
 from orchestrator.services.events import EventService
-from orchestrator.services.policies import policy_in_force
-from orchestrator.snapshots import address_hashes, snapshot, suppressed_channels
+from orchestrator.snapshots import snapshot
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
-from policies import Block, Candidate, ContactFacts
-from policies.evaluate import permission_refused
+from orchestrator.withdrawals import refused, withdrawn
 
 __all__ = ["Outbox"]
 
@@ -80,55 +78,20 @@ class Outbox:
             contacts = {
                 c.id: c for c in await ContactStore(session).records({t.contact_id for t in batch})
             }
-            refused = await self._refused(session, batch, contacts)
+            stopped = await refused(session, batch, contacts, self._channels)
             await TouchStore(session).record_outcomes(
-                [
-                    _withdrawn(touch, refused[touch.id], now)
-                    for touch in batch
-                    if touch.id in refused
-                ]
+                [withdrawn(touch, stopped[touch.id], now) for touch in batch if touch.id in stopped]
             )
         outcomes = await asyncio.gather(
             *(
                 self._deliver(touch, contacts[touch.contact_id])
                 for touch in batch
-                if touch.id not in refused
+                if touch.id not in stopped
             )
         )
         async with self._sessions.begin() as session:
             await self._record(session, outcomes, self._clock.now())
         return len(batch)
-
-    async def _refused(
-        self, session: AsyncSession, batch: list[Touch], contacts: dict[int, ContactRecord]
-    ) -> dict[int | None, Block]:
-        """Touches that may no longer go: the contact was erased, opted out or suppressed
-        (or lost the address) after the touch was admitted."""
-        policy = (await policy_in_force(session)).policy
-        hashes = {cid: address_hashes(contact) for cid, contact in contacts.items()}
-        every_hash = {h for found in hashes.values() for hs in found.values() for h in hs}
-        rows = await SuppressionStore(session).matching(list(contacts), every_hash)
-        refused: dict[int | None, Block] = {}
-        for touch in batch:
-            contact = contacts[touch.contact_id]
-            if contact.erased_at is not None:
-                refused[touch.id] = Block("erased", "The contact was erased.")
-                continue
-            facts = ContactFacts(
-                contact.timezone,
-                contact.consent,
-                suppressed=suppressed_channels(contact, hashes[contact.id], rows),
-            )
-            channel = self._channels[touch.channel]
-            candidate = Candidate(
-                touch.channel,
-                "transactional" if touch.category == "transactional" else "marketing",
-                channel.address(snapshot(contact), touch.content),
-            )
-            block = permission_refused(candidate, policy, facts)
-            if block is not None:
-                refused[touch.id] = block
-        return refused
 
     async def _deliver(self, touch: Touch, contact: ContactRecord) -> _Outcome:
         assert touch.id is not None
@@ -218,15 +181,3 @@ class Outbox:
             source="outbox",
             touch_id=touch.id,
         )
-
-
-def _withdrawn(touch: Touch, block: Block, now: datetime) -> dict[str, Any]:
-    """A queued touch that may no longer go: canceled, with the reason it was stopped."""
-    return {
-        "id": touch.id,
-        "status": "canceled",
-        "rule": block.rule,
-        "reason": f"Withdrawn before sending: {block.reason}",
-        "lease_until": None,
-        "updated_at": now,
-    }

@@ -90,9 +90,9 @@ class ContactService:
         self._pool = pool
         self._pool_size = pool_size
 
-    async def get(self, contact_id: int) -> Contact:
+    async def get(self, contact_id: int, *, lock: bool = False) -> Contact:
         """The contact, or NotFound."""
-        contact = await self._contacts.get(contact_id)
+        contact = await self._contacts.get(contact_id, lock=lock)
         if contact is None:
             raise NotFound(f"contact {contact_id} does not exist")
         return contact
@@ -174,8 +174,9 @@ class ContactService:
         return row
 
     async def erase(self, contact_id: int) -> None:
-        """Erase a contact's personal data; what suppressed them stays, as address hashes."""
-        contact = await self.get(contact_id)
+        """Erase a contact's personal data; what suppressed them stays, as address hashes.
+        Its open touches, tasks in a worker's hands too, are withdrawn."""
+        contact = await self.get(contact_id, lock=True)  # no pass queues more meanwhile
         now = self._clock.now()
         kept = [
             Suppression(
@@ -192,7 +193,7 @@ class ContactService:
         ]
         await self._suppressions.add_many(kept)
         await TouchStore(self._session).cancel_open(
-            "contact_id", [contact_id], "contact erased", now
+            "contact_id", [contact_id], "contact erased", now, claimed_too=True
         )
         await self._contacts.erase(contact_id, now)
 

@@ -16,7 +16,8 @@ from orchestrator.store.touches import TouchStore
 __all__ = ["CampaignNumbers", "StatsService", "StepNumbers"]
 
 
-#: Touches the policy let through; withdrawn (`canceled`) ones were admitted first.
+#: Judged touches the policy did not let through (a withdrawn one was admitted first;
+#: one failed before the policy saw it, for a template or a channel, was never judged).
 _NOT_ADMITTED = frozenset({"blocked", "deferred"})
 #: A mail the relay accepted, or a task its worker finished.
 _DONE = frozenset({"sent", "completed"})
@@ -71,9 +72,12 @@ class StatsService:
             key = step_id or "?"
             return steps.setdefault(key, StepNumbers(key, "retired"))
 
-        for step_id, status, rule, count in await self._touches.decision_counts(campaign_id):
+        decisions = await self._touches.decision_counts(campaign_id)
+        for step_id, status, rule, judged, count in decisions:
             numbers = step(step_id)
             numbers.touches[status] = numbers.touches.get(status, 0) + count
+            if judged and status not in _NOT_ADMITTED:
+                numbers.admitted += count
             by_rule = {"blocked": numbers.blocked_by_rule, "deferred": numbers.deferred_by_rule}
             if status in by_rule and rule is not None:
                 by_rule[status][rule] = by_rule[status].get(rule, 0) + count
@@ -94,7 +98,6 @@ class StatsService:
 
 def _total(numbers: StepNumbers) -> None:
     touches = numbers.touches
-    numbers.admitted = sum(n for status, n in touches.items() if status not in _NOT_ADMITTED)
     numbers.deferred = touches.get("deferred", 0)
     numbers.blocked = touches.get("blocked", 0)
     numbers.sent = sum(touches.get(status, 0) for status in _DONE)

@@ -20,6 +20,7 @@ from orchestrator.services.events import EventService
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.touches import TouchStore
+from orchestrator.withdrawals import refused, withdrawn
 
 __all__ = [
     "ClaimedTask",
@@ -120,7 +121,13 @@ class TaskService:
             claim.channel, claim.worker, claim.limit, until, now
         )
         ids = {t.contact_id for t in touches}
-        contacts = {c.id: c for c in await self._contacts.many(ids)}
+        contacts = {c.id: c for c in await self._contacts.many(ids) if c.id is not None}
+        # What the contact refused since the task was queued is withdrawn, not handed out.
+        stopped = await refused(self._session, touches, contacts, self._channels)
+        await self._touches.record_outcomes(
+            [withdrawn(touch, stopped[touch.id], now) for touch in touches if touch.id in stopped]
+        )
+        touches = [touch for touch in touches if touch.id not in stopped]
         history: dict[int, list[Touch]] = {}
         for past in await self._touches.latest_for_contacts(ids, _HISTORY + claim.limit):
             history.setdefault(past.contact_id, []).append(past)

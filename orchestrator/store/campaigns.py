@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,6 +14,9 @@ from orchestrator.models import Campaign, CampaignVersion, ScheduleRun, StepEntr
 from orchestrator.store.dialect import insert, is_postgresql
 
 __all__ = ["CampaignStore"]
+
+#: Advisory lock keys of campaign throttles: this base plus the campaign id.
+_THROTTLE_LOCKS = 0x4B5A5448 << 32
 
 _schedule_run = ScheduleRun.__table__  # type: ignore[attr-defined]
 _step_entry = StepEntry.__table__  # type: ignore[attr-defined]
@@ -25,22 +29,24 @@ class CampaignStore:
         self._session = session
 
     async def get(self, campaign_id: int, *, lock: bool = False) -> Campaign | None:
-        """The campaign, locked for update if asked (lifecycle changes, throttles)."""
+        """The campaign, locked for update if asked (lifecycle changes)."""
         query = select(Campaign).where(col(Campaign.id) == campaign_id)
         if lock and is_postgresql(self._session):
             # FOR NO KEY UPDATE: touches referencing the campaign need not wait for it.
             query = query.with_for_update(key_share=True)
         return (await self._session.exec(query)).first()
 
-    async def lock(self, campaign_ids: Collection[int]) -> None:
-        """Lock campaign rows in id order (after the contacts: one order, no deadlock)."""
+    async def lock_throttles(self, campaign_ids: Collection[int]) -> None:
+        """Count these campaigns' throttles one transaction at a time (PostgreSQL).
+
+        An advisory lock, not the campaign row: a pause or archive holds the row and then
+        waits for the enrollments a dispatcher holds, which must not wait for the row.
+        """
         if campaign_ids and is_postgresql(self._session):
-            await self._session.exec(
-                select(Campaign.id)
-                .where(col(Campaign.id).in_(sorted(campaign_ids)))
-                .order_by(col(Campaign.id))
-                .with_for_update(key_share=True)
-            )
+            for campaign_id in sorted(campaign_ids):
+                await self._session.exec(
+                    select(func.pg_advisory_xact_lock(_THROTTLE_LOCKS + campaign_id))
+                )
 
     async def page(self, *, status: str | None, after: int | None, limit: int) -> list[Campaign]:
         """Campaigns in id order after `after`, optionally in one status."""

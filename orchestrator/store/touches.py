@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Touch
 from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, update_by_id
+from orchestrator.store.latest import latest_per_contact
 from policies import PastTouch
 
 __all__ = ["NOT_COUNTED", "TouchStore"]
@@ -105,20 +106,8 @@ class TouchStore:
         """Each contact's `each` latest touches, newest first, in one query."""
         if not contact_ids:
             return []
-        rank = func.row_number().over(
-            partition_by=_touch.c.contact_id,
-            order_by=(_touch.c.created_at.desc(), _touch.c.id.desc()),
-        )
-        ranked = (
-            select(_touch.c.id, rank.label("rank"))
-            .where(_touch.c.contact_id.in_(list(contact_ids)))
-            .subquery()
-        )
         result = await self._session.exec(
-            select(Touch)
-            .join(ranked, ranked.c.id == col(Touch.id))
-            .where(ranked.c.rank <= each)
-            .order_by(col(Touch.contact_id), col(Touch.created_at).desc(), col(Touch.id).desc())
+            latest_per_contact(Touch, "created_at", contact_ids, each)
         )
         return list(result)
 
@@ -197,14 +186,18 @@ class TouchStore:
         ids: Collection[int],
         reason: str,
         now: datetime,
+        *,
+        claimed_too: bool = False,
     ) -> int:
-        """Withdraw the open touches (queued, or claimed by a worker) of the enrollments,
-        campaigns or contacts whose journeys ended: they must not go out any more."""
+        """Withdraw the queued touches of the enrollments, campaigns or contacts whose
+        journeys ended: they must not go out any more. A task a worker has claimed may be
+        under way (a call being made) and is left to finish, unless `claimed_too`."""
         if not ids:
             return 0
+        open_statuses = ("queued", "claimed") if claimed_too else ("queued",)
         result = await self._session.exec(
             update(_touch)
-            .where(_touch.c[of].in_(list(ids)), _touch.c.status.in_(("queued", "claimed")))
+            .where(_touch.c[of].in_(list(ids)), _touch.c.status.in_(open_statuses))
             .values(status="canceled", reason=reason, lease_until=None, updated_at=now)
         )
         return int(result.rowcount)
@@ -230,14 +223,20 @@ class TouchStore:
 
     async def decision_counts(
         self, campaign_id: int
-    ) -> list[tuple[str | None, str, str | None, int]]:
-        """The campaign's touches counted by (step, status, rule)."""
-        result = await self._session.exec(
-            select(_touch.c.step_id, _touch.c.status, _touch.c.rule, func.count())
+    ) -> list[tuple[str | None, str, str | None, bool, int]]:
+        """The campaign's touches counted by (step, status, rule, judged by the policy)."""
+        judged = _touch.c.policy_version.is_not(None)
+        query = (
+            select_columns(_touch.c.step_id, _touch.c.status, _touch.c.rule, judged, func.count())
             .where(_touch.c.campaign_id == campaign_id)
-            .group_by(_touch.c.step_id, _touch.c.status, _touch.c.rule)
+            .group_by(_touch.c.step_id, _touch.c.status, _touch.c.rule, judged)
         )
-        return [(step, status, rule, count) for step, status, rule, count in result.all()]
+        # sqlmodel's `exec` is typed for up to four columns; this reads five.
+        result = await self._session.exec(query)  # type: ignore[call-overload]
+        return [
+            (step, status, rule, bool(was_judged), count)
+            for step, status, rule, was_judged, count in result.all()
+        ]
 
     async def outcome_counts(self, campaign_id: int) -> list[tuple[str | None, str, int]]:
         """The campaign's completed tasks counted by (step, outcome)."""

@@ -223,3 +223,18 @@ async def test_an_event_may_name_the_touch_it_answers(client, calls, sessions):
     foreign = {**body, "idempotency_key": "c-2", "touch_id": by_contact[second["id"]]}
     problem = assert_problem(await client.post("/v1/events", json=foreign), 422)
     assert [p["loc"] for p in problem["errors"]] == [["body", "touch_id"]]
+
+
+async def test_a_task_whose_contact_opted_out_since_is_withdrawn_not_handed_out(
+    client, calls, worker, sessions
+):
+    opted_out = calls[0]
+    response = await client.put(
+        f"/v1/contacts/{opted_out['id']}/consent/phone",
+        json={"status": "opted_out", "source": "web form"},
+    )
+    assert response.status_code == 200, response.text
+    tasks = await claim(client, worker, limit=5)
+    assert [t["contact"]["id"] for t in tasks] == [calls[1]["id"], calls[2]["id"]]
+    (withdrawn,) = [t for t in await touches(sessions) if t.contact_id == opted_out["id"]]
+    assert (withdrawn.status, withdrawn.rule, withdrawn.worker) == ("canceled", "consent", None)

@@ -146,3 +146,26 @@ async def test_a_pause_during_a_pass_is_not_undone_by_it(sessions, clock, databa
         if busy.returncode is None:
             busy.kill()
     assert Counter(e.state for e in await enrollments(sessions)) == {"paused": 20}
+
+
+async def test_pausing_a_throttled_campaign_mid_pass_does_not_deadlock(sessions, clock):
+    from orchestrator.services.campaigns import CampaignService
+    from orchestrator.store.campaigns import CampaignStore
+    from orchestrator.store.enrollments import EnrollmentStore
+
+    throttled = {**THREE_STEPS, "throttle": {"phone": {"max": 10, "per": "PT1H"}}}
+    contacts = await many_contacts(sessions, clock, 5)
+    campaign_id = await launch(sessions, clock, throttled)
+    await enroll(sessions, clock, campaign_id, contacts)
+
+    async def pause() -> None:
+        async with sessions.begin() as session:
+            await CampaignService(session, clock).transition(campaign_id, "pause")
+
+    async with sessions.begin() as session:  # a dispatcher's pass, step by step
+        assert len(await EnrollmentStore(session).claim_due(clock.now(), 50)) == 5
+        pausing = asyncio.create_task(pause())
+        await asyncio.sleep(0.5)  # the pause holds the campaign, waits for the enrollments
+        await asyncio.wait_for(CampaignStore(session).lock_throttles({campaign_id}), 5)
+    await asyncio.wait_for(pausing, timeout=10)
+    assert Counter(e.state for e in await enrollments(sessions)) == {"paused": 5}

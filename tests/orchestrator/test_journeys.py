@@ -132,7 +132,7 @@ async def test_a_goal_ends_the_journey_wherever_the_contact_is(sessions, clock):
     assert await claim(sessions, clock, "phone") == []
 
 
-async def test_archiving_withdraws_open_tasks_even_claimed_ones(sessions, clock):
+async def test_archiving_withdraws_unclaimed_tasks_and_lets_claimed_ones_finish(sessions, clock):
     contacts = await add_contacts(sessions, clock, 2)
     campaign_id = await launch(sessions, clock, CALL_FIRST)
     await enroll(sessions, clock, campaign_id, contacts)
@@ -142,12 +142,15 @@ async def test_archiving_withdraws_open_tasks_even_claimed_ones(sessions, clock)
     async with sessions.begin() as session:
         await CampaignService(session, clock).transition(campaign_id, "archive")
 
-    assert [(t.status, t.reason) for t in await touches(sessions)] == [
+    statuses = {t.id: (t.status, t.reason) for t in await touches(sessions)}
+    claimed_id = claimed.touch.id
+    assert [v for k, v in statuses.items() if k != claimed_id] == [
         ("canceled", "campaign archived")
-    ] * 2
+    ]
+    assert statuses[claimed_id] == ("claimed", None)  # the caller may be dialing already
     assert await claim(sessions, clock, "phone") == []
-    with pytest.raises(Conflict, match="it is canceled"):
-        await complete(sessions, clock, claimed.touch.id, "connected")
+    done = await complete(sessions, clock, claimed_id, "do_not_call")
+    assert (done.status, done.outcome) == ("completed", "do_not_call")
 
 
 async def test_a_template_that_breaks_for_one_contact_fails_only_that_journey(sessions, clock):
@@ -177,6 +180,11 @@ async def test_a_template_that_breaks_for_one_contact_fails_only_that_journey(se
     assert broken.error == "template: ZeroDivisionError: integer division or modulo by zero"
     states = {e.contact_id: (e.state, e.exit_reason) for e in await enrollments(sessions)}
     assert states == {named: ("completed", None), unnamed: ("failed", "template")}
+    async with sessions() as session:
+        (step,) = (await StatsService(session).numbers(campaign_id)).steps
+    assert (step.entered, step.admitted, step.failed, step.touches) == (
+        2, 1, 1, {"queued": 1, "failed": 1},
+    )  # fmt: skip
 
 
 async def test_waits_and_splits_over_many_contacts(sessions, clock):
@@ -259,3 +267,19 @@ async def test_a_throttled_campaign_defers_the_rest_to_the_next_slot(sessions, c
         "queued",
         "queued",
     ]
+
+
+async def test_erasure_takes_back_even_a_claimed_task(sessions, clock):
+    (contact,) = await add_contacts(sessions, clock, 1)
+    campaign_id = await launch(sessions, clock, CALL_FIRST)
+    await enroll(sessions, clock, campaign_id, [contact])
+    await dispatcher(sessions, clock).run_until_idle()
+    (task,) = await claim(sessions, clock, "phone")
+
+    async with sessions.begin() as session:
+        await ContactService(session, clock, default_timezone="UTC").erase(contact)
+
+    (call,) = await touches(sessions)
+    assert (call.status, call.reason) == ("canceled", "contact erased")
+    with pytest.raises(Conflict, match="it is canceled"):
+        await complete(sessions, clock, task.touch.id, "connected", notes="personal data")

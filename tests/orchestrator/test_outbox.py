@@ -157,7 +157,7 @@ async def test_an_opt_out_after_the_touch_was_queued_withdraws_it(sessions, cloc
     assert await outbox(sessions, clock, channels).run_once() == 1
     (touch,) = await touches(sessions, channel="email")
     assert (touch.status, touch.rule) == ("canceled", "consent")
-    assert touch.reason.startswith("Withdrawn before sending")
+    assert touch.reason.startswith("Withdrawn before it went out")
     assert sink.messages == []
 
 

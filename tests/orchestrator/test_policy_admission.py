@@ -156,3 +156,29 @@ async def test_four_dispatchers_never_break_a_weekly_cap_across_three_campaigns(
         assert Counter(e.state for e in await enrollments(pg_sessions)) == {"completed": 1500}
     finally:
         await engine.dispose()
+
+
+async def test_a_contact_the_rules_cannot_judge_fails_alone(sessions, clock):
+    from sqlalchemy import text
+
+    await store_policy(
+        sessions,
+        clock,
+        {"rules": [{"type": "quiet_hours", "name": "day", "channels": ["phone"],
+                    "allow": [{"days": ["*"], "from": "00:00", "to": "23:59"}]}]},
+    )  # fmt: skip
+    good, damaged = await add_contacts(sessions, clock, 2)
+    async with sessions.begin() as session:  # data no API would accept, written around it
+        await session.exec(
+            text("UPDATE contact SET timezone = 'Mars/Olympus' WHERE id = :id"),
+            params={"id": damaged},
+        )
+    campaign_id = await launch(sessions, clock, one_call("Call", 50))
+    await enroll(sessions, clock, campaign_id, [good, damaged])
+    await dispatcher(sessions, clock).run_until_idle()
+
+    by_contact = {t.contact_id: t for t in await touches(sessions)}
+    assert by_contact[good].status == "queued"
+    assert (by_contact[damaged].status, by_contact[damaged].policy_version) == ("failed", None)
+    states = {e.contact_id: (e.state, e.exit_reason) for e in await enrollments(sessions)}
+    assert states[damaged] == ("failed", "policy")
