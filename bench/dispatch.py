@@ -23,15 +23,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.database import create_engine, create_sessionmaker
-from bench.harness import asyncpg_dsn, scratch_postgres
+from bench.harness import activate, asyncpg_dsn, scratch_postgres
 from channels.dm import DmChannel
 from channels.email import EmailChannel
 from channels.phone import PhoneChannel
 from channels.sns import SnsChannel
-from orchestrator.campaign_checks import parse_campaign
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
-from orchestrator.services.campaigns import CampaignService
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 from orchestrator.store.enrollments import EnrollmentStore
 from orchestrator.store.touches import TouchStore
@@ -82,21 +80,18 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
     sessions = create_sessionmaker(engine)
     try:
         async with sessions.begin() as session:
-            service = CampaignService(session, clock)
-            view = await service.create(parse_campaign(CAMPAIGN))
-            assert view.campaign.id is not None
-            await service.transition(view.campaign.id, "activate")
+            campaign_id = await activate(session, clock, CAMPAIGN)
         started = time.perf_counter()
         async with sessions.begin() as session:
             audience = EnrollmentRequest.model_validate(
                 {"filter": {"attribute": "name", "op": "exists"}}
             )
-            result = await EnrollmentService(session, clock).enroll(view.campaign.id, audience)
+            result = await EnrollmentService(session, clock).enroll(campaign_id, audience)
         seconds = time.perf_counter() - started
         assert result.enrolled == count, result
         label = "enroll by filter"
         print(f"  {label:<36} {count / seconds:>9,.0f} contacts/s ({seconds:.2f} s)")
-        return view.campaign.id
+        return campaign_id
     finally:
         await engine.dispose()
 

@@ -12,19 +12,33 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.migrations import migrate
+from orchestrator.campaign_checks import parse_campaign
+from orchestrator.clock import Clock
+from orchestrator.services.campaigns import CampaignService
 
-__all__ = ["Server", "asyncpg_dsn", "scratch_postgres", "served"]
+__all__ = ["Server", "activate", "asyncpg_dsn", "scratch_postgres", "served"]
 
 SERVER_URL = os.environ.get(
     "KIZUNA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 ADMIN_KEY = "kz_bench_admin_key_0123456789abcdef"
+
+
+async def activate(session: AsyncSession, clock: Clock, definition: dict[str, Any]) -> int:
+    """Define and activate a campaign; its id."""
+    service = CampaignService(session, clock)
+    view = await service.create(parse_campaign(definition))
+    assert view.campaign.id is not None
+    await service.transition(view.campaign.id, "activate")
+    return view.campaign.id
 
 
 def asyncpg_dsn(url: str) -> str:

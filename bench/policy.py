@@ -23,11 +23,9 @@ import orjson
 
 from app.database import create_engine, create_sessionmaker
 from bench.dispatch import CHANNELS, reset
-from bench.harness import asyncpg_dsn, scratch_postgres
-from orchestrator.campaign_checks import parse_campaign
+from bench.harness import activate, asyncpg_dsn, scratch_postgres
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
-from orchestrator.services.campaigns import CampaignService
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 from orchestrator.services.policies import PolicyService, parse_policy
 from policies import Candidate, ContactFacts, History, PastTouch, Policy, evaluate
@@ -94,16 +92,13 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
     sessions = create_sessionmaker(engine)
     try:
         async with sessions.begin() as session:
-            service = CampaignService(session, clock)
-            view = await service.create(parse_campaign({"name": "News", "steps": [
+            campaign_id = await activate(session, clock, {"name": "News", "steps": [
                 {"id": "call", "type": "send", "channel": "email",
-                 "template": {"subject": "News", "text": "..."}}]}))  # fmt: skip
-            assert view.campaign.id is not None
-            await service.transition(view.campaign.id, "activate")
+                 "template": {"subject": "News", "text": "..."}}]})  # fmt: skip
             everyone = EnrollmentRequest.model_validate({"filter": {"field": "email",
                                                                     "op": "exists"}})  # fmt: skip
-            await EnrollmentService(session, clock).enroll(view.campaign.id, everyone)
-        return view.campaign.id
+            await EnrollmentService(session, clock).enroll(campaign_id, everyone)
+        return campaign_id
     finally:
         await engine.dispose()
 
