@@ -52,3 +52,6 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The scheduler reports every run of every job (the dispatcher's, each second) at INFO;
+    # its warnings (a missed or overlapping run) and errors still show.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
