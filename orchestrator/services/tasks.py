@@ -157,6 +157,7 @@ class TaskService:
 
     async def complete(self, touch_id: int, completion: TaskCompletion) -> Touch:
         """Close the task with its outcome: an event for the journeys, consent for the log."""
+        await self._lock_contact_of(touch_id)
         touch, now = await self._held(touch_id, completion.worker)
         outcomes = self._channels[touch.channel].outcomes
         if outcomes and completion.outcome not in outcomes:
@@ -210,6 +211,14 @@ class TaskService:
         touch.lease_until, touch.error, touch.updated_at = None, failure.reason, now
         self._session.add(touch)
         return touch
+
+    async def _lock_contact_of(self, touch_id: int) -> None:
+        """Lock the task's contact before the task: the order of the dispatcher and of an
+        erasure (contact, then touches), so completing, which writes consent, cannot
+        deadlock with them."""
+        touch = await self._touches.get(touch_id)
+        if touch is not None:
+            await self._contacts.get(touch.contact_id, lock=True)
 
     async def _held(self, touch_id: int, worker: str) -> tuple[Touch, datetime]:
         """The task, if `worker` holds a live lease on it; 404 or 409 otherwise."""

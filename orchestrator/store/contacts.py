@@ -65,7 +65,9 @@ class ContactStore:
     async def get(self, contact_id: int, *, lock: bool = False) -> Contact | None:
         """The contact with this id, unless it was erased; its row locked if asked (the lock
         a dispatcher's claim takes, so the two cannot interleave)."""
-        contact = await self._session.get(Contact, contact_id, with_for_update=lock or None)
+        contact = await self._session.get(
+            Contact, contact_id, with_for_update=lock or None, populate_existing=lock
+        )
         return None if contact is None or contact.erased_at is not None else contact
 
     async def many(self, contact_ids: Collection[int]) -> list[Contact]:

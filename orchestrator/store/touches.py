@@ -115,7 +115,8 @@ class TouchStore:
         """The touch with this id, locked for update if asked."""
         query = select(Touch).where(col(Touch.id) == touch_id)
         if lock and is_postgresql(self._session):
-            query = query.with_for_update(key_share=True)
+            # Read again under the lock, whatever this session saw of the row before.
+            query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
         return (await self._session.exec(query)).first()
 
     async def claim_tasks(
