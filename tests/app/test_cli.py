@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -41,7 +42,23 @@ def test_keys_create_prints_a_working_key_once(environment):
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     assert key.startswith("kz_")
-    assert len(key) > 40
+    stored = asyncio.run(_authenticate(environment["KIZUNA_DATABASE_URL"], key))
+    assert stored is not None
+    assert (stored.name, stored.scopes) == ("ops", ["campaigns"])
+    assert key not in str(stored.model_dump())  # only its hash is kept
+
+
+async def _authenticate(url: str, key: str):
+    from app.database import create_engine, create_sessionmaker
+    from orchestrator.clock import SystemClock
+    from orchestrator.services.api_keys import ApiKeyService
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            return await ApiKeyService(session, SystemClock()).authenticate(key)
+    finally:
+        await engine.dispose()
 
 
 def test_keys_create_refuses_an_unknown_scope(environment):

@@ -1,8 +1,9 @@
 """A dispatcher process that stops inside its transaction, for the crash and lock tests.
 
-`python -m tests.orchestrator.crashing_dispatcher URL MARKER [RELEASE]` claims a batch and
-writes MARKER once the batch is locked and being worked on; then it hangs until killed, or,
-given RELEASE, until that file exists, and finishes the batch.
+`python -m tests.orchestrator.crashing_dispatcher URL NOW MARKER [RELEASE]` claims a batch
+at the test clock's NOW (ISO 8601) and writes MARKER once the batch is locked and being
+worked on; then it hangs until killed, or, given RELEASE, until that file exists, and
+finishes the batch.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import asyncio
 import sys
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 from app.database import create_engine, create_sessionmaker
 from channels.base import ContactSnapshot
 from channels.phone import PhoneChannel
-from orchestrator.clock import SystemClock
+from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from tests.engine import CHANNELS
 
@@ -37,15 +39,15 @@ class StallingPhone(PhoneChannel):
         return contact.phone
 
 
-async def main(url: str, marker: Path, release: Path | None) -> None:
+async def main(url: str, now: datetime, marker: Path, release: Path | None) -> None:
     engine = create_engine(url, pool_size=1)
     channels = {**CHANNELS, "phone": StallingPhone(marker, release)}
     try:
-        await Dispatcher(create_sessionmaker(engine), SystemClock(), channels).run_once()
+        await Dispatcher(create_sessionmaker(engine), FakeClock(now), channels).run_once()
     finally:
         await engine.dispose()
 
 
 if __name__ == "__main__":
-    release = Path(sys.argv[3]) if len(sys.argv) > 3 else None
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), release))
+    release = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    asyncio.run(main(sys.argv[1], datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3]), release))

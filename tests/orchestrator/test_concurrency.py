@@ -97,8 +97,9 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(sessions, clock, data
 
     marker = tmp_path / "inside"
     doomed = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.orchestrator.crashing_dispatcher", database_url, str(marker)
-    )
+        sys.executable, "-m", "tests.orchestrator.crashing_dispatcher",
+        database_url, clock.now().isoformat(), str(marker),
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
@@ -125,7 +126,7 @@ async def test_a_pause_during_a_pass_is_not_undone_by_it(sessions, clock, databa
     marker, release = tmp_path / "inside", tmp_path / "release"
     busy = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.orchestrator.crashing_dispatcher",
-        database_url, str(marker), str(release),
+        database_url, clock.now().isoformat(), str(marker), str(release),
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60

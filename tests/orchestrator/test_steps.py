@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -178,7 +182,8 @@ def test_a_split_is_stable_and_near_its_weights():
     assert isinstance(split, SplitStep)
     choices = Counter(split_choice(split, 42, contact) for contact in range(4000))
     assert 2800 <= choices["a"] <= 3200
-    assert all(split_choice(split, 42, c) == split_choice(split, 42, c) for c in range(50))
+    here = [split_choice(split, 42, c) for c in range(50)]
+    assert here == _choices_in_another_process(split, 42, range(50))
     other_campaign = [split_choice(split, 43, c) for c in range(50)]
     assert other_campaign != [split_choice(split, 42, c) for c in range(50)]
 
@@ -223,3 +228,23 @@ def test_after_the_last_step_the_enrollment_completes():
         None,
         NOW + timedelta(seconds=1),
     )
+
+
+def _choices_in_another_process(split: SplitStep, campaign_id: int, contacts: range) -> list:
+    """The same choices made by a fresh interpreter with its own string-hash seed, as
+    another dispatcher process would make them."""
+    program = (
+        "import json, sys\n"
+        "from orchestrator.definitions import SplitStep\n"
+        "from orchestrator.steps import split_choice\n"
+        "split = SplitStep.model_validate_json(sys.argv[1])\n"
+        f"print(json.dumps([split_choice(split, {campaign_id}, c) for c in {list(contacts)}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, split.model_dump_json(by_alias=True)],
+        capture_output=True,
+        check=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "random"},
+    )
+    return json.loads(done.stdout)
