@@ -28,7 +28,7 @@ from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 from orchestrator.services.policies import PolicyService, parse_policy
-from policies import Candidate, ContactFacts, History, PastTouch, Policy, evaluate
+from policies import Candidate, ContactFacts, CountedTouch, History, Policy, evaluate
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # Tuesday 10:00 in Tokyo
 SIX_RULES: dict[str, Any] = {
@@ -52,9 +52,9 @@ CHANNEL_ROTATION = ("email", "sns", "dm", "phone")
 
 def history_of(size: int) -> History:
     """`size` touches: three in the last week, the rest a day apart from 31 days back."""
-    recent = [PastTouch("email", NOW - timedelta(days=d), 1) for d in (1, 3, 5)][:size]
+    recent = [CountedTouch("email", NOW - timedelta(days=d), 1) for d in (1, 3, 5)][:size]
     older = [
-        PastTouch(CHANNEL_ROTATION[n % 4], NOW - timedelta(days=31 + n), 1)
+        CountedTouch(CHANNEL_ROTATION[n % 4], NOW - timedelta(days=31 + n), 1)
         for n in range(size - len(recent))
     ]
     return History(recent + older)

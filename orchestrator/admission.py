@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import ContactSnapshot
-from orchestrator.definitions import Campaign, SendStep
+from orchestrator.definitions import CampaignDefinition, SendStep
 from orchestrator.services.policies import PolicyInForce, policy_in_force
 from orchestrator.snapshots import address_hashes, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
@@ -30,28 +30,28 @@ from policies import (
     Block,
     Candidate,
     ContactFacts,
+    CountedTouch,
     Decision,
     Defer,
     History,
-    PastTouch,
     evaluate,
 )
 from policies.explain import at_local, span
 
-__all__ = ["Admission", "Request"]
+__all__ = ["Admission", "CandidateTouch"]
 
 _log = logging.getLogger("kizuna.admission")
 
 
 @dataclass(frozen=True)
-class Request:
+class CandidateTouch:
     """A send step's touch, rendered, waiting for its decision."""
 
     enrollment: DueEnrollment
     contact: ContactRecord
     snapshot: ContactSnapshot
     campaign_id: int
-    campaign: Campaign
+    campaign: CampaignDefinition
     step: SendStep
     content: dict[str, str]
     address: str | None
@@ -84,7 +84,7 @@ class Admission:
         cls,
         session: AsyncSession,
         contacts: Collection[ContactRecord],
-        campaigns: Collection[tuple[int, Campaign]],
+        campaigns: Collection[tuple[int, CampaignDefinition]],
         now: datetime,
     ) -> Admission:
         """Load what the batch's decisions need, taking the throttle locks of its campaigns
@@ -124,38 +124,38 @@ class Admission:
             counts = {key: sorted(times) for key, times in counts.items()}
         return cls(in_force, histories, suppressed, counts)
 
-    def weight(self, request: Request) -> float:
+    def weight(self, candidate: CandidateTouch) -> float:
         """What the touch costs against weighted caps."""
-        return self._policy.weight(request.step.channel, request.step.weight)
+        return self._policy.weight(candidate.step.channel, candidate.step.weight)
 
-    def decide(self, requests: Sequence[Request], now: datetime) -> list[Decision | None]:
-        """A decision for each request (in the order given); higher priorities go first.
-        None where the policy failed on the contact's data (logged): that journey fails."""
+    def decide(self, candidates: Sequence[CandidateTouch], now: datetime) -> list[Decision | None]:
+        """A decision for each candidate (in the order given); higher priorities go first.
+        None where the policy failed on the contact's data (logged): that enrollment fails."""
         order = sorted(
-            range(len(requests)),
+            range(len(candidates)),
             key=lambda i: (
-                -requests[i].campaign.priority,
-                requests[i].enrollment.next_action_at,
-                requests[i].enrollment.id,
+                -candidates[i].campaign.priority,
+                candidates[i].enrollment.next_action_at,
+                candidates[i].enrollment.id,
             ),
         )
         decisions: dict[int, Decision | None] = {}
         for index in order:
             try:
-                decisions[index] = self._decide(requests[index], now)
+                decisions[index] = self._decide(candidates[index], now)
             except Exception:  # one contact's data must not stop the batch
-                _log.exception("no decision for enrollment %s", requests[index].enrollment.id)
+                _log.exception("no decision for enrollment %s", candidates[index].enrollment.id)
                 decisions[index] = None
-        return [decisions[index] for index in range(len(requests))]
+        return [decisions[index] for index in range(len(candidates))]
 
-    def _decide(self, request: Request, now: datetime) -> Decision:
-        contact = request.contact
-        candidate = Candidate(
-            channel=request.step.channel,
-            category=request.campaign.category,
-            address=request.address,
-            weight=request.step.weight,
-            deadline=request.deadline,
+    def _decide(self, candidate: CandidateTouch, now: datetime) -> Decision:
+        contact = candidate.contact
+        asked = Candidate(
+            channel=candidate.step.channel,
+            category=candidate.campaign.category,
+            address=candidate.address,
+            weight=candidate.step.weight,
+            deadline=candidate.deadline,
         )
         facts = ContactFacts(
             timezone=contact.timezone,
@@ -164,36 +164,36 @@ class Admission:
             suppressed=self._suppressed.get(contact.id, frozenset()),
         )
         history = self._histories[contact.id]
-        decision = evaluate(candidate, history, self._policy, facts, now)
+        decision = evaluate(asked, history, self._policy, facts, now)
         if isinstance(decision, Allow):
-            decision = self._throttle(request, now)
+            decision = self._throttle(candidate, now)
         if isinstance(decision, Allow):
             history.add(
-                PastTouch(
-                    channel=request.step.channel,
+                CountedTouch(
+                    channel=candidate.step.channel,
                     at=now,
-                    weight=self.weight(request),
-                    category=request.campaign.category,
+                    weight=self.weight(candidate),
+                    category=candidate.campaign.category,
                 )
             )
         return decision
 
-    def _throttle(self, request: Request, now: datetime) -> Decision:
+    def _throttle(self, candidate: CandidateTouch, now: datetime) -> Decision:
         """The campaign's pace on this channel: at most `max` touches in any `per`."""
-        rule = (request.campaign.throttle or {}).get(request.step.channel)
+        rule = (candidate.campaign.throttle or {}).get(candidate.step.channel)
         if rule is None:
             return Allow()
-        admitted = self._throttled.setdefault((request.campaign_id, request.step.channel), [])
+        admitted = self._throttled.setdefault((candidate.campaign_id, candidate.step.channel), [])
         recent = [t for t in admitted if t > now - rule.per]
         if len(recent) < rule.max:
             admitted.append(now)
             return Allow()
         until = recent[len(recent) - rule.max] + rule.per
-        free = at_local(until, request.contact.timezone)
+        free = at_local(until, candidate.contact.timezone)
         reason = (
-            f"throttle: the campaign made {len(recent)} of {rule.max} {request.step.channel} "
+            f"throttle: the campaign made {len(recent)} of {rule.max} {candidate.step.channel} "
             f"touches allowed per {span(rule.per)}; next slot {free}."
         )
-        if until > request.deadline:
+        if until > candidate.deadline:
             return Block("throttle", reason + " That is past the step's last moment.")
         return Defer(until, "throttle", reason)

@@ -12,7 +12,7 @@ from orchestrator.definitions import (
     AnyCondition,
     AnyStep,
     BranchStep,
-    Campaign,
+    CampaignDefinition,
     EventCondition,
     ExitStep,
     NotCondition,
@@ -28,10 +28,10 @@ __all__ = ["check_campaign", "parse_campaign"]
 Location = tuple[str | int, ...]
 
 
-def parse_campaign(data: Any, *, location: Location = ("body",)) -> Campaign:
+def parse_campaign(data: Any, *, location: Location = ("body",)) -> CampaignDefinition:
     """A valid campaign from `data`, or InvalidInput listing every problem with its path."""
     try:
-        campaign = Campaign.model_validate(data)
+        campaign = CampaignDefinition.model_validate(data)
     except ValidationError as exc:
         found = problems(exc.errors(include_url=False, include_input=False))
         for problem in found:
@@ -41,7 +41,7 @@ def parse_campaign(data: Any, *, location: Location = ("body",)) -> Campaign:
     return campaign
 
 
-def check_campaign(campaign: Campaign, *, location: Location = ("body",)) -> None:
+def check_campaign(campaign: CampaignDefinition, *, location: Location = ("body",)) -> None:
     """Raise InvalidInput listing every problem of the campaign's graph of steps."""
     found = [
         {"loc": [*location, *loc], "msg": msg, "type": "campaign"}
@@ -55,7 +55,7 @@ def _summary(count: int) -> str:
     return f"the campaign has {count} problem{'s' if count != 1 else ''}"
 
 
-def _graph_problems(campaign: Campaign) -> Iterator[tuple[Location, str]]:
+def _graph_problems(campaign: CampaignDefinition) -> Iterator[tuple[Location, str]]:
     index: dict[str, int] = {}
     for position, step in enumerate(campaign.steps):
         if step.id in index:
@@ -95,7 +95,7 @@ def _graph_problems(campaign: Campaign) -> Iterator[tuple[Location, str]]:
 
 
 def _targets(
-    campaign: Campaign, position: int, step: AnyStep
+    campaign: CampaignDefinition, position: int, step: AnyStep
 ) -> Iterator[tuple[Location, str | None]]:
     """Where a step may lead, with the place in the step that says so."""
     following = campaign.steps[position + 1].id if position + 1 < len(campaign.steps) else None

@@ -33,7 +33,7 @@ __all__ = [
     "AnyStep",
     "AttributeCondition",
     "BranchStep",
-    "Campaign",
+    "CampaignDefinition",
     "Condition",
     "ConsentCondition",
     "EventCondition",
@@ -335,7 +335,7 @@ class Throttle(_Strict):
     per: Duration
 
 
-class Campaign(_Strict):
+class CampaignDefinition(_Strict):
     """A campaign as teams define it over HTTP."""
 
     name: str = Field(min_length=1, max_length=200)

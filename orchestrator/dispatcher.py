@@ -1,7 +1,7 @@
 """The dispatcher: one pass over due enrollments, one transaction per batch.
 
 A pass claims the contacts of the earliest due enrollments (all their due enrollments
-with them), walks each enrollment through its steps in memory, asks admission about every
+with them), moves each enrollment through its steps in memory, asks admission about every
 send step in priority order, and writes the touches and the new positions together. A
 failure anywhere rolls the batch back whole, so a re-run does exactly the same work and
 nothing is done twice.
@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel, ContactSnapshot
-from orchestrator.admission import Admission, Request
+from orchestrator.admission import Admission, CandidateTouch
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
-from orchestrator.definitions import BranchStep, Campaign, SendStep, WaitForEventStep
+from orchestrator.definitions import BranchStep, CampaignDefinition, SendStep, WaitForEventStep
 from orchestrator.snapshots import contact_fields, snapshot, template_context
-from orchestrator.steps import Journey, Position, advance, apply_decision
+from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.enrollments import DueEnrollment, EnrollmentStore
@@ -44,12 +44,12 @@ _ROUNDS = 10
 
 
 @dataclass
-class _Walk:
+class _Advancing:
     """One enrollment on its way through the pass."""
 
     enrollment: DueEnrollment
     position: Position
-    journey: Journey
+    context: EnrollmentContext
     contact: ContactRecord
     snapshot: ContactSnapshot
     step: SendStep | None = None
@@ -87,31 +87,31 @@ class Dispatcher:
             enrollments = await EnrollmentStore(session).claim_due(now, self._batch_size)
             if not enrollments:
                 return 0
-            walks = await self._walks(session, enrollments, now)
+            advancing = await self._advancing(session, enrollments, now)
             versions = {
-                (w.journey.campaign_id, w.enrollment.campaign_version): w.journey for w in walks
+                (w.context.campaign_id, w.enrollment.campaign_version): w.context for w in advancing
             }
-            campaigns = [(journey.campaign_id, journey.campaign) for journey in versions.values()]
-            contacts = {w.contact.id: w.contact for w in walks}.values()
+            campaigns = [(context.campaign_id, context.campaign) for context in versions.values()]
+            contacts = {w.contact.id: w.contact for w in advancing}.values()
             admission = await Admission.prepare(session, contacts, campaigns, now)
-            for walk in walks:
-                self._advance(walk, now)
+            for item in advancing:
+                self._advance(item, now)
             for _ in range(_ROUNDS):
-                waiting = [walk for walk in walks if walk.step is not None]
+                waiting = [item for item in advancing if item.step is not None]
                 if not waiting:
                     break
                 self._admit(waiting, admission, now)
-            for walk in walks:
-                if walk.step is not None:  # more sends than rounds: the next pass goes on
-                    walk.position.next_action_at = now
-            touches = [touch for walk in walks for touch in walk.touches]
+            for item in advancing:
+                if item.step is not None:  # more sends than rounds: the next pass goes on
+                    item.position.next_action_at = now
+            touches = [touch for item in advancing for touch in item.touches]
             await TouchStore(session).add_many(touches)
-            await EnrollmentStore(session).save_positions([_row(w, now) for w in walks])
+            await EnrollmentStore(session).save_positions([_row(w, now) for w in advancing])
             await CampaignStore(session).count_entries(
                 Counter(
-                    (walk.journey.campaign_id, step_id)
-                    for walk in walks
-                    for step_id in walk.position.entered
+                    (item.context.campaign_id, step_id)
+                    for item in advancing
+                    for step_id in item.position.entered
                 )
             )
         if self._on_queued and any(self._sends(touch) for touch in touches):
@@ -129,9 +129,9 @@ class Dispatcher:
         channel = self._channels.get(touch["channel"])
         return touch["status"] == "queued" and channel is not None and channel.mode == "send"
 
-    async def _walks(
+    async def _advancing(
         self, session: AsyncSession, enrollments: list[DueEnrollment], now: datetime
-    ) -> list[_Walk]:
+    ) -> list[_Advancing]:
         contacts = {
             c.id: c
             for c in await ContactStore(session).records({e.contact_id for e in enrollments})
@@ -139,7 +139,7 @@ class Dispatcher:
         keys = {(e.campaign_id, e.campaign_version) for e in enrollments}
         definitions = await self._catalog.get_many(session, keys)
         events = await self._events(session, enrollments, definitions)
-        walks = []
+        advancing = []
         for enrollment in enrollments:
             contact = contacts[enrollment.contact_id]
             campaign = definitions[(enrollment.campaign_id, enrollment.campaign_version)]
@@ -159,7 +159,7 @@ class Dispatcher:
             )
             assert enrollment.id is not None
             assert enrollment.step_entered_at is not None
-            journey = Journey(
+            context = EnrollmentContext(
                 campaign_id=enrollment.campaign_id,
                 campaign=campaign,
                 contact_id=enrollment.contact_id,
@@ -175,16 +175,16 @@ class Dispatcher:
                 next_action_at=enrollment.next_action_at,
                 awaiting_event=enrollment.awaiting_event,
             )
-            walks.append(_Walk(enrollment, position, journey, contact, snapshot(contact)))
-        return walks
+            advancing.append(_Advancing(enrollment, position, context, contact, snapshot(contact)))
+        return advancing
 
     async def _events(
         self,
         session: AsyncSession,
         enrollments: list[DueEnrollment],
-        definitions: dict[tuple[int, int], Campaign],
+        definitions: dict[tuple[int, int], CampaignDefinition],
     ) -> dict[int, list[Any]]:
-        """Events of the contacts whose journeys may look at events (one query)."""
+        """Events of the contacts whose enrollments may look at events (one query)."""
         reading = {key for key, campaign in definitions.items() if _reads_events(campaign)}
         looking = [e for e in enrollments if (e.campaign_id, e.campaign_version) in reading]
         if not looking:
@@ -196,92 +196,99 @@ class Dispatcher:
             found.setdefault(row[0].contact_id, []).append(row)
         return found
 
-    def _admit(self, walks: list[_Walk], admission: Admission, now: datetime) -> None:
-        requests: list[Request] = []
-        asking: list[_Walk] = []
-        for walk in walks:
-            assert walk.step is not None
+    def _admit(self, advancing: list[_Advancing], admission: Admission, now: datetime) -> None:
+        candidates: list[CandidateTouch] = []
+        asking: list[_Advancing] = []
+        for item in advancing:
+            assert item.step is not None
             try:
-                request = self._request(walk, now)
+                candidate = self._candidate(item, now)
             except Exception:
-                self._broken(walk, now)
+                self._broken(item, now)
                 continue
-            if request is None:  # the step cannot be carried out for this contact
-                walk.step = None
+            if candidate is None:  # the step cannot be carried out for this contact
+                item.step = None
                 continue
-            requests.append(request)
-            asking.append(walk)
-        for walk, request, decision in zip(
-            asking, requests, admission.decide(requests, now), strict=True
+            candidates.append(candidate)
+            asking.append(item)
+        for item, candidate, decision in zip(
+            asking, candidates, admission.decide(candidates, now), strict=True
         ):
             if decision is None:
                 error = "policy: the rules could not judge this contact's touch"
-                self._fail(walk, request.step, "policy", error, now)
-                walk.step = None
+                self._fail(item, candidate.step, "policy", error, now)
+                item.step = None
                 continue
-            walk.touches.append(
-                self._touch(walk, request, decision, now, weight=admission.weight(request),
+            item.touches.append(
+                self._touch(item, candidate, decision, now, weight=admission.weight(candidate),
                             policy_version=admission.policy_version)
             )  # fmt: skip
-            apply_decision(walk.position, request.step, decision, walk.journey.campaign, now)
-            self._advance(walk, now)
+            apply_decision(item.position, candidate.step, decision, item.context.campaign, now)
+            self._advance(item, now)
 
-    def _advance(self, walk: _Walk, now: datetime) -> None:
+    def _advance(self, item: _Advancing, now: datetime) -> None:
         try:
-            walk.step = advance(walk.position, walk.journey, now)
+            item.step = advance(item.position, item.context, now)
         except Exception:
-            self._broken(walk, now)
+            self._broken(item, now)
 
-    def _broken(self, walk: _Walk, now: datetime) -> None:
+    def _broken(self, item: _Advancing, now: datetime) -> None:
         """An enrollment the engine cannot handle fails alone; the batch goes on without it
         (else it would stay the earliest due and stop every pass after)."""
-        _log.exception("enrollment %s failed at step %s", walk.enrollment.id, walk.position.step_id)
-        walk.step = None
-        walk.position.finish("failed", "error", now)
+        _log.exception("enrollment %s failed at step %s", item.enrollment.id, item.position.step_id)
+        item.step = None
+        item.position.finish("failed", "error", now)
 
-    def _request(self, walk: _Walk, now: datetime) -> Request | None:
-        step, journey = walk.step, walk.journey
+    def _candidate(self, item: _Advancing, now: datetime) -> CandidateTouch | None:
+        step, context = item.step, item.context
         assert step is not None
         channel = self._channels.get(step.channel)
         if channel is None:  # a plugin channel was uninstalled after the campaign began
-            self._fail(walk, step, "channel", f"no channel {step.channel!r} here", now)
+            self._fail(item, step, "channel", f"no channel {step.channel!r} here", now)
             return None
-        campaign_facts = {"id": journey.campaign_id, "name": journey.campaign.name}
+        campaign_facts = {"id": context.campaign_id, "name": context.campaign.name}
         try:
-            content = render(step.template, template_context(walk.snapshot, campaign_facts))
+            content = render(step.template, template_context(item.snapshot, campaign_facts))
         except TemplateError as exc:
-            self._fail(walk, step, "template", f"template: {exc}", now)
+            self._fail(item, step, "template", f"template: {exc}", now)
             return None
-        return Request(
-            enrollment=walk.enrollment,
-            contact=walk.contact,
-            snapshot=walk.snapshot,
-            campaign_id=journey.campaign_id,
-            campaign=journey.campaign,
+        return CandidateTouch(
+            enrollment=item.enrollment,
+            contact=item.contact,
+            snapshot=item.snapshot,
+            campaign_id=context.campaign_id,
+            campaign=context.campaign,
             step=step,
             content=content,
-            address=channel.address(walk.snapshot, content),
-            deadline=walk.position.entered_at + step.max_delay,
+            address=channel.address(item.snapshot, content),
+            deadline=item.position.entered_at + step.max_delay,
         )
 
-    def _fail(self, walk: _Walk, step: SendStep, reason: str, error: str, now: datetime) -> None:
+    def _fail(
+        self, item: _Advancing, step: SendStep, reason: str, error: str, now: datetime
+    ) -> None:
         """The step cannot be carried out for this contact: a failed touch says why, and the
-        journey ends as failed."""
-        walk.touches.append(self._touch_row(walk, step, "failed", now, error=error))
-        walk.position.finish("failed", reason, now)
+        enrollment ends as failed."""
+        item.touches.append(self._touch_row(item, step, "failed", now, error=error))
+        item.position.finish("failed", reason, now)
 
     def _touch(
-        self, walk: _Walk, request: Request, decision: Decision, now: datetime, **fields: Any
+        self,
+        item: _Advancing,
+        candidate: CandidateTouch,
+        decision: Decision,
+        now: datetime,
+        **fields: Any,
     ) -> dict[str, Any]:
         if isinstance(decision, Allow):
             return self._touch_row(
-                walk, request.step, "queued", now, content=request.content, **fields
+                item, candidate.step, "queued", now, content=candidate.content, **fields
             )
         status = "deferred" if isinstance(decision, Defer) else "blocked"
         assert isinstance(decision, Defer | Block)
         return self._touch_row(
-            walk,
-            request.step,
+            item,
+            candidate.step,
             status,
             now,
             **fields,
@@ -291,9 +298,9 @@ class Dispatcher:
         )
 
     def _touch_row(
-        self, walk: _Walk, step: SendStep, status: str, now: datetime, **fields: Any
+        self, item: _Advancing, step: SendStep, status: str, now: datetime, **fields: Any
     ) -> dict[str, Any]:
-        enrollment, position, campaign = walk.enrollment, walk.position, walk.journey.campaign
+        enrollment, position, campaign = item.enrollment, item.position, item.context.campaign
         row: dict[str, Any] = {
             "contact_id": enrollment.contact_id,
             "enrollment_id": enrollment.id,
@@ -319,14 +326,14 @@ class Dispatcher:
         return row
 
 
-def _reads_events(campaign: Campaign) -> bool:
+def _reads_events(campaign: CampaignDefinition) -> bool:
     return any(isinstance(step, WaitForEventStep | BranchStep) for step in campaign.steps)
 
 
-def _row(walk: _Walk, now: datetime) -> dict[str, Any]:
-    position = walk.position
+def _row(item: _Advancing, now: datetime) -> dict[str, Any]:
+    position = item.position
     return {
-        "id": walk.enrollment.id,
+        "id": item.enrollment.id,
         "state": position.state,
         "step_id": position.step_id,
         "step_entered_at": position.entered_at,

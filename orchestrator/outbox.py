@@ -158,7 +158,7 @@ class Outbox:
     async def _hard_bounce(
         self, session: AsyncSession, touch: Touch, error: str, now: datetime
     ) -> None:
-        """A dead address: suppress it on the channel and tell the journeys (a `bounce`)."""
+        """A dead address: suppress it on the channel and tell the enrollments (a `bounce`)."""
         contact = await ContactStore(session).get(touch.contact_id)
         if contact is not None and touch.channel == "email" and contact.email:
             await SuppressionStore(session).add_many(

@@ -10,8 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
-from orchestrator.definitions import Campaign as Definition
-from orchestrator.definitions import cron_trigger
+from orchestrator.definitions import CampaignDefinition, cron_trigger
 from orchestrator.services.enrollments import EnrollmentService
 from orchestrator.store.campaigns import CampaignStore
 
@@ -20,7 +19,9 @@ __all__ = ["ScheduleRunner", "latest_fire_time"]
 _TICK = timedelta(microseconds=1)
 
 
-def latest_fire_time(definition: Definition, after: datetime, now: datetime) -> datetime | None:
+def latest_fire_time(
+    definition: CampaignDefinition, after: datetime, now: datetime
+) -> datetime | None:
     """The last time the schedule fired in (`after`, `now`]; missed firings coalesce."""
     assert definition.schedule is not None
     trigger = cron_trigger(definition.schedule.cron, definition.schedule.timezone)
@@ -52,7 +53,7 @@ class ScheduleRunner:
             campaigns = await CampaignStore(session).with_schedules()
         enrolled = 0
         for campaign, version in campaigns:
-            definition = Definition.model_validate(version.definition)
+            definition = CampaignDefinition.model_validate(version.definition)
             if definition.schedule is None:
                 continue
             assert campaign.id is not None

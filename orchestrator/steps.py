@@ -1,5 +1,5 @@
 """How an enrollment moves through the steps: pure functions of its position, the facts
-and `now`. Sending steps stop the walk: the dispatcher asks the policy, then resumes."""
+and `now`. Sending steps stop the advance: the dispatcher asks the policy, then resumes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from orchestrator.conditions import EventFact, Facts, first_match, holds
 from orchestrator.definitions import (
     BranchStep,
-    Campaign,
+    CampaignDefinition,
     ExitStep,
     SendStep,
     SplitStep,
@@ -22,7 +22,14 @@ from orchestrator.definitions import (
 from policies import Allow, Block, Decision, Defer
 from policies.local_time import first_at
 
-__all__ = ["MAX_STEPS_PER_PASS", "Journey", "Position", "advance", "apply_decision", "split_choice"]
+__all__ = [
+    "MAX_STEPS_PER_PASS",
+    "EnrollmentContext",
+    "Position",
+    "advance",
+    "apply_decision",
+    "split_choice",
+]
 
 #: Steps one enrollment may take in one pass; validation forbids loops without a wait, so
 #: only a very long chain of branches reaches it, and the rest waits for the next pass.
@@ -31,7 +38,7 @@ MAX_STEPS_PER_PASS = 100
 
 @dataclass
 class Position:
-    """Where an enrollment is; the walk changes it in place and the dispatcher stores it."""
+    """Where an enrollment is; `advance` changes it in place and the dispatcher stores it."""
 
     step_id: str | None
     entered_at: datetime
@@ -42,7 +49,7 @@ class Position:
     next_action_at: datetime | None = None
     awaiting_event: bool = False
     finished_at: datetime | None = None
-    #: The steps entered during this walk, in order (for the campaign's stats).
+    #: The steps entered during this pass, in order (for the campaign's stats).
     entered: list[str] = field(default_factory=list)
 
     @property
@@ -65,11 +72,11 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Journey:
-    """What the walk of one enrollment needs to know."""
+class EnrollmentContext:
+    """What advancing one enrollment needs to know."""
 
     campaign_id: int
-    campaign: Campaign
+    campaign: CampaignDefinition
     contact_id: int
     timezone: str
     enrolled_at: datetime
@@ -79,9 +86,9 @@ class Journey:
         return tuple(event for event in self.facts.events if event.occurred_at >= instant)
 
 
-def advance(position: Position, journey: Journey, now: datetime) -> SendStep | None:
-    """Walk until a send step is due (returned, for the policy), a wait, or the end."""
-    campaign = journey.campaign
+def advance(position: Position, context: EnrollmentContext, now: datetime) -> SendStep | None:
+    """Go on until a send step is due (returned, for the policy), a wait, or the end."""
+    campaign = context.campaign
     if position.next_action_at is not None and position.next_action_at > now:
         return None  # deferred, or waiting: not due yet
     for _ in range(MAX_STEPS_PER_PASS):
@@ -91,14 +98,14 @@ def advance(position: Position, journey: Journey, now: datetime) -> SendStep | N
         if isinstance(step, SendStep):
             return step
         if isinstance(step, WaitStep):
-            due = _wait_over(step, position.entered_at, journey.timezone)
+            due = _wait_over(step, position.entered_at, context.timezone)
             if now < due:
                 position.next_action_at = due
                 return None
             position.enter(step.next or campaign.following(step.id), now)
         elif isinstance(step, WaitForEventStep):
             cases = [(case.when, case.next) for case in step.cases]
-            target = first_match(cases, journey.events_since(position.entered_at))
+            target = first_match(cases, context.events_since(position.entered_at))
             if target is not None:
                 position.enter(target, now)
             elif now >= position.entered_at + step.timeout:
@@ -108,11 +115,11 @@ def advance(position: Position, journey: Journey, now: datetime) -> SendStep | N
                 position.awaiting_event = True
                 return None
         elif isinstance(step, BranchStep):
-            facts = replace(journey.facts, events=journey.events_since(journey.enrolled_at))
+            facts = replace(context.facts, events=context.events_since(context.enrolled_at))
             chosen = next((case.next for case in step.cases if holds(case.when, facts)), None)
             position.enter(chosen or step.default or campaign.following(step.id), now)
         elif isinstance(step, SplitStep):
-            position.enter(split_choice(step, journey.campaign_id, journey.contact_id), now)
+            position.enter(split_choice(step, context.campaign_id, context.contact_id), now)
         else:
             assert isinstance(step, ExitStep)
             position.finish("exited", "exit_step", now)
@@ -121,7 +128,11 @@ def advance(position: Position, journey: Journey, now: datetime) -> SendStep | N
 
 
 def apply_decision(
-    position: Position, step: SendStep, decision: Decision, campaign: Campaign, now: datetime
+    position: Position,
+    step: SendStep,
+    decision: Decision,
+    campaign: CampaignDefinition,
+    now: datetime,
 ) -> None:
     """Move on from a send step once the policy has decided."""
     following = step.next or campaign.following(step.id)

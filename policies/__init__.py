@@ -2,7 +2,7 @@
 
 from policies.decision import Allow, Block, Decision, Defer
 from policies.evaluate import evaluate
-from policies.facts import Candidate, ContactFacts, PastTouch
+from policies.facts import Candidate, ContactFacts, CountedTouch
 from policies.history import History
 from policies.model import Policy
 
@@ -11,10 +11,10 @@ __all__ = [
     "Block",
     "Candidate",
     "ContactFacts",
+    "CountedTouch",
     "Decision",
     "Defer",
     "History",
-    "PastTouch",
     "Policy",
     "evaluate",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-__all__ = ["Candidate", "ContactFacts", "PastTouch"]
+__all__ = ["Candidate", "ContactFacts", "CountedTouch"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ContactFacts:
     suppressed: frozenset[str] = frozenset()
 
 
-class PastTouch(NamedTuple):
+class CountedTouch(NamedTuple):
     """An admitted touch that counts against caps and gaps (a tuple: histories are built
     by the thousand for every batch)."""
 

@@ -6,7 +6,7 @@ from bisect import bisect_right, insort
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from policies.facts import PastTouch
+from policies.facts import CountedTouch
 
 __all__ = ["History"]
 
@@ -17,14 +17,14 @@ class History:
 
     __slots__ = ("_times", "_touches")
 
-    def __init__(self, touches: Iterable[PastTouch] = ()) -> None:
+    def __init__(self, touches: Iterable[CountedTouch] = ()) -> None:
         self._touches = sorted(touches, key=lambda touch: touch.at)
         self._times = [touch.at for touch in self._touches]
 
     def __len__(self) -> int:
         return len(self._touches)
 
-    def add(self, touch: PastTouch) -> None:
+    def add(self, touch: CountedTouch) -> None:
         """Count a touch just admitted (normally the newest)."""
         if not self._times or touch.at >= self._times[-1]:
             self._touches.append(touch)
@@ -34,6 +34,6 @@ class History:
             self._touches.insert(index, touch)
             insort(self._times, touch.at)
 
-    def after(self, instant: datetime) -> Sequence[PastTouch]:
+    def after(self, instant: datetime) -> Sequence[CountedTouch]:
         """The touches made strictly after `instant`, oldest first."""
         return self._touches[bisect_right(self._times, instant) :]

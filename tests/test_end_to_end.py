@@ -1,7 +1,7 @@
 """End to end: `kizuna serve` (and `kizuna dispatch`) as processes, driven over real HTTP.
 
 A campaign is defined, activated and enrolled through the API; a caller claims and
-completes the phone task as a worker; the journey takes the branch the outcome decides.
+completes the phone task as a worker; the enrollment takes the branch the outcome decides.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.app.test_cli import free_port
 KIZUNA = str(Path(sys.executable).with_name("kizuna"))
 ADMIN = "kz_end_to_end_admin_key_0123456789"
 
-JOURNEY = {
+CAMPAIGN = {
     "name": "Call, then mail the interested",
     "steps": [
         {"id": "call", "type": "send", "channel": "phone",
@@ -99,7 +99,7 @@ def test_a_worker_call_decides_the_branch_end_to_end(database_url):
         for contact in contacts:
             http.put(f"/v1/contacts/{contact['id']}/consent/email",
                      json={"status": "opted_in", "source": "web form"})  # fmt: skip
-        campaign = http.post("/v1/campaigns", json=JOURNEY).json()
+        campaign = http.post("/v1/campaigns", json=CAMPAIGN).json()
         http.post(f"/v1/campaigns/{campaign['id']}/activate").raise_for_status()
         enrolled = http.post(f"/v1/campaigns/{campaign['id']}/enrollments",
                              json={"contact_ids": [c["id"] for c in contacts]})  # fmt: skip
@@ -133,7 +133,7 @@ def test_a_worker_call_decides_the_branch_end_to_end(database_url):
 
 @pytest.mark.postgres
 def test_a_dispatcher_process_does_the_work_of_api_only_processes(postgres_url):
-    """`serve --no-engine` answers HTTP only; `dispatch` walks the journeys, woken by
+    """`serve --no-engine` answers HTTP only; `dispatch` moves the enrollments on, woken by
     PostgreSQL NOTIFY from the API process, and stops cleanly on SIGTERM."""
     from tests.databases import empty_postgres
 
@@ -146,7 +146,7 @@ def test_a_dispatcher_process_does_the_work_of_api_only_processes(postgres_url):
         eventually(lambda: httpx.get(f"{base}/readyz").status_code == 200)
         rows = [{"external_id": f"d-{n}", "phone": f"0901235{n:04d}"} for n in range(300)]
         assert http.post("/v1/contacts/bulk", json=rows).json()["created"] == 300
-        campaign = http.post("/v1/campaigns", json={**JOURNEY, "name": "Many calls"}).json()
+        campaign = http.post("/v1/campaigns", json={**CAMPAIGN, "name": "Many calls"}).json()
         http.post(f"/v1/campaigns/{campaign['id']}/activate").raise_for_status()
         http.post(f"/v1/campaigns/{campaign['id']}/enrollments",
                   json={"filter": {"field": "external_id", "op": "exists"}})  # fmt: skip

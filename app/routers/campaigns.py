@@ -18,7 +18,7 @@ from app.schemas.campaigns import (
     VersionPublic,
 )
 from app.schemas.problems import problem_responses
-from orchestrator.definitions import Campaign as Definition
+from orchestrator.definitions import CampaignDefinition
 from orchestrator.services.campaigns import Action, CampaignService
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 from orchestrator.services.stats import StatsService
@@ -44,7 +44,7 @@ ServiceDep = Annotated[CampaignService, Depends(_service)]
     response_model_exclude_none=True,
 )
 async def define_campaign(
-    definition: Definition, service: ServiceDep, _key: CampaignsKey
+    definition: CampaignDefinition, service: ServiceDep, _key: CampaignsKey
 ) -> CampaignPublic:
     """Store a campaign as a draft; every problem of the definition is listed at once."""
     return CampaignPublic.of(await service.create(definition))
@@ -102,7 +102,7 @@ async def get_campaign(
     responses=problem_responses(404, 409),
 )
 async def edit_campaign(
-    campaign_id: CampaignId, definition: Definition, service: ServiceDep, _key: CampaignsKey
+    campaign_id: CampaignId, definition: CampaignDefinition, service: ServiceDep, _key: CampaignsKey
 ) -> CampaignPublic:
     """Replace the definition: in place while a draft, else as a new version (running
     enrollments finish on theirs)."""
@@ -138,9 +138,9 @@ def _lifecycle(action: Action) -> object:
 
     change.__doc__ = {
         "activate": "Start a draft: enrollments may begin.",
-        "pause": "Hold every running journey where it is.",
-        "resume": "Let paused journeys go on; what fell due meanwhile goes now.",
-        "archive": "End the campaign and every journey in it.",
+        "pause": "Hold every running enrollment where it is.",
+        "resume": "Let paused enrollments go on; what fell due meanwhile goes now.",
+        "archive": "End the campaign and every enrollment in it.",
     }[action]
     return change
 

@@ -44,8 +44,8 @@ async def post_event(
     background: BackgroundTasks,
     _key: EventsKey,
 ) -> EventPublic:
-    """Record an event (201); the same idempotency key again changes nothing (200). Journeys
-    waiting for it go on at once; a campaign's goal ends its journeys."""
+    """Record an event (201); the same idempotency key again changes nothing (200). Enrollments
+    waiting for it go on at once; a campaign's goal ends its enrollments."""
     recorded = await EventService(session, runtime.clock, runtime.catalog).record_api_event(event)
     if recorded.created:
         background.add_task(runtime.wake)

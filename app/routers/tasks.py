@@ -61,7 +61,7 @@ async def complete_task(
     background: BackgroundTasks,
     _key: WorkerKey,
 ) -> TaskState:
-    """Report the outcome: it becomes a `call_outcome` / `task_outcome` event (journeys
+    """Report the outcome: it becomes a `call_outcome` / `task_outcome` event (enrollments
     waiting for it go on at once), and consent given on the call is logged."""
     touch = await service.complete(task_id, completion)
     background.add_task(runtime.wake)

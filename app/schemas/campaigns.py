@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.definitions import Campaign as Definition
+from orchestrator.definitions import CampaignDefinition
 from orchestrator.services.campaigns import CampaignView
 
 __all__ = [
@@ -40,7 +40,7 @@ class CampaignSummary(BaseModel):
 class CampaignPublic(CampaignSummary):
     """A campaign with the definition of one version (the current one unless asked)."""
 
-    definition: Definition
+    definition: CampaignDefinition
 
     @classmethod
     def of(cls, view: CampaignView) -> CampaignPublic:
@@ -55,7 +55,7 @@ class CampaignPublic(CampaignSummary):
             version=view.version,
             created_at=campaign.created_at,
             updated_at=campaign.updated_at,
-            definition=Definition.model_validate(view.definition),
+            definition=CampaignDefinition.model_validate(view.definition),
         )
 
 
@@ -80,7 +80,7 @@ class SkippedContact(BaseModel):
 
 
 class EnrollmentOutcome(BaseModel):
-    """How many journeys began, and every contact left out with the reason."""
+    """How many enrollments began, and every contact left out with the reason."""
 
     enrolled: int
     skipped_count: int
@@ -94,7 +94,7 @@ class StepStats(BaseModel):
 
     step_id: str
     type: str = Field(description="the step's type; `retired` for a step no version has now")
-    entered: int = Field(default=0, description="journeys that reached this step")
+    entered: int = Field(default=0, description="enrollments that reached this step")
     admitted: int = Field(default=0, description="touches the policy let through")
     deferred: int = Field(default=0, description="decisions that moved a touch later")
     blocked: int = Field(default=0, description="touches the policy refused")

@@ -1,4 +1,4 @@
-"""An enrollment: one contact's journey through one campaign version."""
+"""An enrollment: one contact's enrollment through one campaign version."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Enrollment(SQLModel, table=True):
             postgresql_where=text("state = 'active'"),
         ),
         Index("ix_enrollment_contact_id", "contact_id"),
-        # One running journey per contact and campaign, whoever enrolls them at once.
+        # One running enrollment per contact and campaign, whoever enrolls them at once.
         Index(
             "uq_enrollment_running",
             "campaign_id",

@@ -1,4 +1,4 @@
-"""How many journeys entered each step of a campaign (for its stats)."""
+"""How many enrollments entered each step of a campaign (for its stats)."""
 
 from __future__ import annotations
 

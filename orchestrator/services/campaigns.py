@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.campaign_checks import check_campaign
 from orchestrator.clock import Clock
-from orchestrator.definitions import Campaign as Definition
+from orchestrator.definitions import CampaignDefinition
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import Campaign, CampaignVersion
 from orchestrator.store.campaigns import CampaignStore
@@ -30,7 +30,7 @@ _TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-def stored_definition(definition: Definition) -> dict[str, Any]:
+def stored_definition(definition: CampaignDefinition) -> dict[str, Any]:
     """A definition as JSON, the way it is stored and shown."""
     return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -54,7 +54,7 @@ class CampaignService:
         self._touches = TouchStore(session)
         self._clock = clock
 
-    async def create(self, definition: Definition) -> CampaignView:
+    async def create(self, definition: CampaignDefinition) -> CampaignView:
         """Store a new campaign as a draft, version 1 (after checking its whole graph)."""
         check_campaign(definition)
         now = self._clock.now()
@@ -95,7 +95,7 @@ class CampaignService:
         await self._existing(campaign_id)
         return await self._campaigns.version_numbers(campaign_id)
 
-    async def update(self, campaign_id: int, definition: Definition) -> CampaignView:
+    async def update(self, campaign_id: int, definition: CampaignDefinition) -> CampaignView:
         """Replace the definition: in place while a draft, as a new version once it has run
         (running enrollments finish on the version they began on)."""
         check_campaign(definition)

@@ -13,8 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import Facts, holds
-from orchestrator.definitions import Campaign as Definition
-from orchestrator.definitions import Condition, Cooldown
+from orchestrator.definitions import CampaignDefinition, Condition, Cooldown
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import Campaign, Contact
 from orchestrator.snapshots import contact_fields
@@ -62,7 +61,7 @@ class Skipped:
 
 @dataclass
 class EnrollmentResult:
-    """How many journeys began, and every contact left out with the reason."""
+    """How many enrollments began, and every contact left out with the reason."""
 
     enrolled: int = 0
     skipped: list[Skipped] = field(default_factory=list)
@@ -94,7 +93,7 @@ class EnrollmentService:
         definition = (await self._catalog.get_many(self._session, [key]))[key]
         result = EnrollmentResult()
         # A campaign's first enrollments (the big wave) have no history to check: the
-        # contacts of one request are distinct, and the running-journey index catches races.
+        # contacts of one request are distinct, and the running-enrollment index catches races.
         known = await self._enrollments.any_for_campaign(campaign.id)
         async for chunk, skipped in self._chunks(request):
             result.skipped += skipped
@@ -136,7 +135,7 @@ class EnrollmentService:
     async def _enroll_chunk(
         self,
         campaign: Campaign,
-        definition: Definition,
+        definition: CampaignDefinition,
         contacts: Sequence[Contact],
         result: EnrollmentResult,
         *,
@@ -190,7 +189,7 @@ class EnrollmentService:
 
 
 def _reentry_refusal(
-    definition: Definition, before: tuple[bool, datetime | None] | None, now: datetime
+    definition: CampaignDefinition, before: tuple[bool, datetime | None] | None, now: datetime
 ) -> str | None:
     """Why the campaign's re-entry rule keeps the contact out, or None."""
     if before is None:

@@ -1,4 +1,4 @@
-"""Event intake: store each event once, end the journeys whose goal it is, wake the waiting."""
+"""Event intake: store each event once, end the enrollments whose goal it is, wake the waiting."""
 
 from __future__ import annotations
 
@@ -116,8 +116,8 @@ class EventService:
         occurred_at: datetime | None = None,
         touch_id: int | None = None,
     ) -> Recorded:
-        """Store an event once; a new one ends journeys whose goal it is and wakes the
-        journeys that wait for an event (the dispatcher looks at them at once)."""
+        """Store an event once; a new one ends enrollments whose goal it is and wakes the
+        enrollments that wait for an event (the dispatcher looks at them at once)."""
         now = self._clock.now()
         row: dict[str, Any] = {
             "contact_id": contact_id,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from orchestrator.definitions import Campaign as Definition
+from orchestrator.definitions import CampaignDefinition
 from orchestrator.errors import NotFound
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
@@ -65,7 +65,7 @@ class StatsService:
         assert current is not None
         steps = {
             step.id: StepNumbers(step.id, step.type)
-            for step in Definition.model_validate(current.definition).steps
+            for step in CampaignDefinition.model_validate(current.definition).steps
         }
 
         def step(step_id: str | None) -> StepNumbers:

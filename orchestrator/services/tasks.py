@@ -156,7 +156,7 @@ class TaskService:
         return touch
 
     async def complete(self, touch_id: int, completion: TaskCompletion) -> Touch:
-        """Close the task with its outcome: an event for the journeys, consent for the log."""
+        """Close the task with its outcome: an event for the enrollments, consent for the log."""
         await self._lock_contact_of(touch_id)
         touch, now = await self._held(touch_id, completion.worker)
         outcomes = self._channels[touch.channel].outcomes

@@ -81,7 +81,7 @@ class CampaignStore:
         await self._session.flush()
 
     async def count_entries(self, entries: Mapping[tuple[int, str], int]) -> None:
-        """Add to the number of journeys that entered each (campaign, step)."""
+        """Add to the number of enrollments that entered each (campaign, step)."""
         if not entries:
             return
         rows = [
@@ -96,7 +96,7 @@ class CampaignStore:
         await self._session.exec(statement, params=rows)
 
     async def entries(self, campaign_id: int) -> dict[str, int]:
-        """How many journeys entered each step of the campaign."""
+        """How many enrollments entered each step of the campaign."""
         result = await self._session.exec(
             select(StepEntry.step_id, StepEntry.entered).where(
                 col(StepEntry.campaign_id) == campaign_id

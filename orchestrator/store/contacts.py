@@ -170,7 +170,7 @@ class ContactStore:
 
     async def erase(self, contact_id: int, now: datetime) -> None:
         """Remove every personal field of the contact, and of what was sent to it or heard
-        from it (rendered messages, call notes, event data); end its journeys."""
+        from it (rendered messages, call notes, event data); end its enrollments."""
         await self._session.exec(
             update(_contact)
             .where(_contact.c.id == contact_id)

@@ -1,4 +1,4 @@
-"""All SQL about enrollments: the dispatcher's claim, positions, wakes, new journeys."""
+"""All SQL about enrollments: the dispatcher's claim, positions, wakes, new enrollments."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _contact = Contact.__table__  # type: ignore[attr-defined]
 
 class DueEnrollment(NamedTuple):
     """An enrollment as the dispatcher reads it: the columns of a claim, as a plain tuple
-    (a batch reads hundreds; ORM objects would cost more than the walk itself)."""
+    (a batch reads hundreds; ORM objects would cost more than the pass itself)."""
 
     id: int
     campaign_id: int
@@ -162,7 +162,7 @@ class EnrollmentStore:
     async def history_for_reentry(
         self, campaign_id: int, contact_ids: Collection[int]
     ) -> dict[int, tuple[bool, datetime | None]]:
-        """For each contact enrolled before: (running now?, when its last journey ended)."""
+        """For each contact enrolled before: (running now?, when its last enrollment ended)."""
         if not contact_ids:
             return {}
         running = func.max(
@@ -179,8 +179,8 @@ class EnrollmentStore:
         return {contact_id: (bool(active), ended) for contact_id, active, ended in result}
 
     async def start(self, rows: Sequence[Mapping[str, Any]]) -> set[int]:
-        """Start journeys (all rows with the same columns); a contact already running the
-        campaign is left alone. The contacts whose journey began."""
+        """Start enrollments (all rows with the same columns); a contact already running the
+        campaign is left alone. The contacts whose enrollment began."""
         if not rows:
             return set()
         statement = (

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from orchestrator.models import Touch
 from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, update_by_id
 from orchestrator.store.latest import latest_per_contact
-from policies import PastTouch
+from policies import CountedTouch
 
 __all__ = ["NOT_COUNTED", "TouchStore"]
 
@@ -56,7 +56,7 @@ class TouchStore:
 
     async def counted_since(
         self, contact_ids: Collection[int], since: datetime
-    ) -> list[tuple[int, PastTouch]]:
+    ) -> list[tuple[int, CountedTouch]]:
         """The contacts' admitted touches since `since`, as caps and gaps count them: only
         the columns the policy reads, for every touch in the batch's windows."""
         if not contact_ids:
@@ -69,7 +69,7 @@ class TouchStore:
             assert driver is not None
             records = await driver.fetch(_COUNTED_SQL, list(contact_ids), since)
             return [
-                (record[0], PastTouch(record[1], record[2], record[3], _category(record[4])))
+                (record[0], CountedTouch(record[1], record[2], record[3], _category(record[4])))
                 for record in records
             ]
         columns = (_touch.c.contact_id, _touch.c.channel, _touch.c.created_at, _touch.c.weight)
@@ -81,7 +81,7 @@ class TouchStore:
         # sqlmodel's `exec` is typed for up to four columns; this reads five.
         result = await self._session.exec(query)  # type: ignore[call-overload]
         return [
-            (contact_id, PastTouch(channel, at, weight, _category(category)))
+            (contact_id, CountedTouch(channel, at, weight, _category(category)))
             for contact_id, channel, at, weight, category in result.all()
         ]
 
@@ -191,7 +191,7 @@ class TouchStore:
         claimed_too: bool = False,
     ) -> int:
         """Withdraw the queued touches of the enrollments, campaigns or contacts whose
-        journeys ended: they must not go out any more. A task a worker has claimed may be
+        enrollments ended: they must not go out any more. A task a worker has claimed may be
         under way (a call being made) and is left to finish, unless `claimed_too`."""
         if not ids:
             return 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from policies.facts import PastTouch
+from policies.facts import CountedTouch
 from policies.history import History
 from policies.model import CapRule
 
 __all__ = ["cap_earliest", "cap_used", "counted"]
 
 
-def counted(rule: CapRule, history: History, instant: datetime) -> Sequence[PastTouch]:
+def counted(rule: CapRule, history: History, instant: datetime) -> Sequence[CountedTouch]:
     """The touches the cap counts at `instant`: in its window, on its channels and categories."""
     return [
         touch
@@ -22,7 +22,7 @@ def counted(rule: CapRule, history: History, instant: datetime) -> Sequence[Past
     ]
 
 
-def cap_used(rule: CapRule, touches: Sequence[PastTouch]) -> float:
+def cap_used(rule: CapRule, touches: Sequence[CountedTouch]) -> float:
     """What the counted touches use of the cap."""
     return sum(touch.weight for touch in touches) if rule.unit == "weight" else len(touches)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from policies.facts import PastTouch
+from policies.facts import CountedTouch
 from policies.history import History
 from policies.model import MinGapRule
 
 __all__ = ["gap_earliest", "last_within"]
 
 
-def last_within(rule: MinGapRule, history: History, instant: datetime) -> PastTouch | None:
+def last_within(rule: MinGapRule, history: History, instant: datetime) -> CountedTouch | None:
     """The newest touch on the rule's channels less than `gap` before `instant`."""
     recent = history.after(instant - rule.gap)
     return next((t for t in reversed(recent) if rule.applies_to(t.channel)), None)

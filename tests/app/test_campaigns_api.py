@@ -167,7 +167,7 @@ async def test_stats_count_enrollments_and_steps(client):
     ]
 
 
-async def test_pausing_holds_running_journeys_and_resuming_releases_them(client, sessions):
+async def test_pausing_holds_running_enrollments_and_resuming_releases_them(client, sessions):
     from tests.engine import enrollments
 
     created = await define(client)

@@ -1,4 +1,4 @@
-"""A contact's timeline and erasure, with touches, events and journeys stored beside it."""
+"""A contact's timeline and erasure, with touches, events and enrollments stored beside it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def make_contact(client, **fields) -> dict:
     return response.json()
 
 
-async def store_journey(sessions, contact_id: int) -> int:
+async def store_enrollment(sessions, contact_id: int) -> int:
     """A campaign, an active enrollment, one touch and one click event for the contact."""
     async with sessions.begin() as session:
         campaign = Campaign(
@@ -81,7 +81,7 @@ async def store_journey(sessions, contact_id: int) -> int:
 
 async def test_the_timeline_merges_touches_events_and_consent_newest_first(client, sessions, clock):
     contact = await make_contact(client)
-    await store_journey(sessions, contact["id"])
+    await store_enrollment(sessions, contact["id"])
     clock.advance(timedelta(minutes=10))
     await client.put(
         f"/v1/contacts/{contact['id']}/consent/email",
@@ -124,7 +124,7 @@ async def test_a_cursor_that_was_not_given_out_is_422(client):
     assert body["errors"][0]["loc"] == ["query", "cursor"]
 
 
-async def test_erasing_removes_personal_data_and_ends_journeys(client, sessions):
+async def test_erasing_removes_personal_data_and_ends_enrollments(client, sessions):
     contact = await make_contact(
         client,
         address={
@@ -134,7 +134,7 @@ async def test_erasing_removes_personal_data_and_ends_journeys(client, sessions)
             "line1": "神宮前1-2-3",
         },
     )
-    enrollment_id = await store_journey(sessions, contact["id"])
+    enrollment_id = await store_enrollment(sessions, contact["id"])
 
     response = await client.delete(f"/v1/contacts/{contact['id']}")
     assert response.status_code == 204

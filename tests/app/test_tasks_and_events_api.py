@@ -69,7 +69,7 @@ async def test_a_worker_claims_the_oldest_tasks_with_everything_needed(client, c
     assert await claim(client, worker) == []
 
 
-async def test_completing_a_task_records_the_outcome_and_moves_the_journey(
+async def test_completing_a_task_records_the_outcome_and_moves_the_enrollment(
     app, client, calls, worker, sessions
 ):
     (task,) = await claim(client, worker)

@@ -19,7 +19,7 @@ QUICK = [{"id": "w", "type": "wait", "duration": "PT1M"}]
         ({"cooldown": "PT12H"}, "cooldown", None),
     ],
 )
-async def test_reentry_rules_hold_after_a_journey_ends(
+async def test_reentry_rules_hold_after_a_enrollment_ends(
     sessions, clock, reentry, right_after, after_a_day
 ):
     (contact,) = await add_contacts(sessions, clock, 1)
@@ -30,7 +30,7 @@ async def test_reentry_rules_hold_after_a_journey_ends(
     assert [s.reason for s in running.skipped] == ["already_enrolled"]
 
     clock.advance(timedelta(minutes=1))
-    await dispatcher(sessions, clock).run_until_idle()  # the journey completes
+    await dispatcher(sessions, clock).run_until_idle()  # the enrollment completes
     again = await enroll(sessions, clock, campaign_id, [contact])
     assert [s.reason for s in again.skipped] == ([right_after] if right_after else [])
     if again.enrolled:

@@ -94,7 +94,7 @@ async def test_a_4xx_reply_retries_later_and_a_recovered_relay_sends(
     assert len(sink.messages) == 1
 
 
-async def test_a_hard_bounce_fails_the_touch_suppresses_the_address_and_tells_the_journey(
+async def test_a_hard_bounce_fails_the_touch_suppresses_the_address_and_tells_the_enrollment(
     sessions, clock, channels, sink
 ):
     from orchestrator.dispatcher import Dispatcher
@@ -161,7 +161,7 @@ async def test_an_opt_out_after_the_touch_was_queued_withdraws_it(sessions, cloc
     assert sink.messages == []
 
 
-async def test_a_bounce_reported_as_an_event_about_the_mail_moves_the_journey_on(
+async def test_a_bounce_reported_as_an_event_about_the_mail_moves_the_enrollment_on(
     sessions, clock, channels
 ):
     from orchestrator.dispatcher import Dispatcher

@@ -1,4 +1,4 @@
-"""Each step type, walked in memory with a fake clock."""
+"""Each step type, moved through in memory with a fake clock."""
 
 from __future__ import annotations
 
@@ -14,23 +14,23 @@ import pytest
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.conditions import EventFact, Facts
 from orchestrator.definitions import SplitStep
-from orchestrator.steps import Journey, Position, advance, apply_decision, split_choice
+from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision, split_choice
 from policies import Allow, Block, Defer
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 10:00 in Tokyo
 
 
-def journey(steps, *, events=(), attributes=None, consent=None, timezone="Asia/Tokyo", **more):
+def context(steps, *, events=(), attributes=None, consent=None, timezone="Asia/Tokyo", **more):
     definition = parse_campaign({"name": "t", "steps": steps, **more})
     facts = Facts(
         contact={"attributes": attributes or {}, "locale": "ja-JP"},
         consent=consent or {},
         events=tuple(events),
     )
-    return Journey(1, definition, 7, timezone, NOW - timedelta(days=1), facts)
+    return EnrollmentContext(1, definition, 7, timezone, NOW - timedelta(days=1), facts)
 
 
-def start(j: Journey, at: datetime = NOW) -> Position:
+def start(j: EnrollmentContext, at: datetime = NOW) -> Position:
     return Position(step_id=j.campaign.steps[0].id, entered_at=at, seq=1, attempt=0)
 
 
@@ -38,7 +38,7 @@ MAIL = {"id": "mail", "type": "send", "channel": "email", "template": {"subject"
 
 
 def test_a_wait_holds_the_enrollment_until_its_duration_has_passed():
-    j = journey([{"id": "w", "type": "wait", "duration": "PT2H"}, MAIL])
+    j = context([{"id": "w", "type": "wait", "duration": "PT2H"}, MAIL])
     position = start(j)
     assert advance(position, j, NOW + timedelta(hours=1)) is None
     assert position.next_action_at == NOW + timedelta(hours=2)
@@ -49,11 +49,11 @@ def test_a_wait_holds_the_enrollment_until_its_duration_has_passed():
 
 def test_wait_until_a_time_of_day_reads_the_contacts_clock():
     until = {"id": "w", "type": "wait", "until": {"time": "09:00", "days": ["mon", "tue"]}}
-    tokyo = journey([until, MAIL])
+    tokyo = context([until, MAIL])
     position = start(tokyo)  # Monday 10:00 in Tokyo: next is Tuesday 09:00 JST
     advance(position, tokyo, NOW)
     assert position.next_action_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-    new_york = journey([until, MAIL], timezone="America/New_York")
+    new_york = context([until, MAIL], timezone="America/New_York")
     position = start(new_york)  # Sunday 20:00 in New York: next is Monday 09:00 EST
     advance(position, new_york, NOW)
     assert position.next_action_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
@@ -61,7 +61,7 @@ def test_wait_until_a_time_of_day_reads_the_contacts_clock():
 
 def test_wait_until_moves_on_across_a_dst_change():
     until = {"id": "w", "type": "wait", "until": {"time": "02:30", "days": ["sun"]}}
-    j = journey([until, MAIL], timezone="America/New_York")
+    j = context([until, MAIL], timezone="America/New_York")
     entered = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # the clocks skip 02:00-03:00 next day
     position = start(j, entered)
     advance(position, j, entered)
@@ -85,15 +85,15 @@ AFTER_WAIT = [
 ]
 
 
-def walk_wait(events, at):
-    j = journey([MAIL, WAIT_FOR_CLICK, *AFTER_WAIT], events=events)
+def advance_through_wait(events, at):
+    j = context([MAIL, WAIT_FOR_CLICK, *AFTER_WAIT], events=events)
     position = Position(step_id="wait", entered_at=NOW, seq=2, attempt=0)
     advance(position, j, at)
     return position
 
 
 def test_wait_for_event_waits_and_asks_to_be_woken():
-    position = walk_wait([], NOW + timedelta(hours=1))
+    position = advance_through_wait([], NOW + timedelta(hours=1))
     assert (position.step_id, position.awaiting_event) == ("wait", True)
     assert position.next_action_at == NOW + timedelta(days=3)
 
@@ -104,9 +104,9 @@ def test_wait_for_event_takes_the_first_matching_case_in_case_order():
         EventFact("purchased", {"plan": "pro", "amount": 3}, later),
         EventFact("click", {}, later, step_id="mail"),
     ]
-    position = walk_wait(events, later)
+    position = advance_through_wait(events, later)
     assert (position.step_id, position.seq, position.state) == ("clicked", 3, "exited")
-    only_purchase = walk_wait(events[:1], later)
+    only_purchase = advance_through_wait(events[:1], later)
     assert only_purchase.step_id == "bought"
 
 
@@ -116,12 +116,12 @@ def test_wait_for_event_ignores_events_from_before_it_began_or_about_other_steps
         EventFact("click", {}, NOW + timedelta(seconds=1), step_id=None),
         EventFact("purchased", {"plan": "basic"}, NOW + timedelta(seconds=1)),
     ]
-    position = walk_wait(events, NOW + timedelta(hours=1))
+    position = advance_through_wait(events, NOW + timedelta(hours=1))
     assert (position.step_id, position.awaiting_event) == ("wait", True)
 
 
 def test_wait_for_event_times_out_to_its_on_timeout_step():
-    position = walk_wait([], NOW + timedelta(days=3))
+    position = advance_through_wait([], NOW + timedelta(days=3))
     assert (position.state, position.seq) == ("exited", 3)
 
 
@@ -143,7 +143,7 @@ def test_a_branch_takes_the_first_case_that_holds(attributes, consent, expected)
         {"when": {"consent": "email", "is": "opted_in"}, "next": "mailable"}]}  # fmt: skip
     targets = [{"id": name, "type": "wait", "duration": "P1D"} for name in
                ("gold", "warm", "mailable", "fallback")]  # fmt: skip
-    j = journey([branch, *targets], attributes=attributes, consent=consent)
+    j = context([branch, *targets], attributes=attributes, consent=consent)
     position = start(j)
     advance(position, j, NOW)
     assert position.step_id == expected
@@ -155,7 +155,7 @@ def test_a_branch_sees_events_of_the_whole_enrollment():
     rest = [{"id": "cold", "type": "wait", "duration": "P1D"},
             {"id": "warm", "type": "wait", "duration": "P1D"}]  # fmt: skip
     events = [EventFact("replied", {}, NOW - timedelta(hours=3))]
-    j = journey([branch, *rest], events=events)
+    j = context([branch, *rest], events=events)
     position = start(j)
     advance(position, j, NOW)
     assert position.step_id == "warm"
@@ -188,8 +188,8 @@ def test_a_split_is_stable_and_near_its_weights():
     assert other_campaign != [split_choice(split, 42, c) for c in range(50)]
 
 
-def test_a_send_step_stops_the_walk_and_the_decision_moves_it_on():
-    j = journey([MAIL, {"id": "after", "type": "wait", "duration": "P1D"}])
+def test_a_send_step_stops_the_advance_and_the_decision_moves_it_on():
+    j = context([MAIL, {"id": "after", "type": "wait", "duration": "P1D"}])
     position = start(j)
     step = advance(position, j, NOW)
     assert step is not None
@@ -199,7 +199,7 @@ def test_a_send_step_stops_the_walk_and_the_decision_moves_it_on():
 
 
 def test_a_deferred_send_waits_on_its_step_with_a_new_attempt():
-    j = journey([MAIL])
+    j = context([MAIL])
     position = start(j)
     step = advance(position, j, NOW)
     assert step is not None
@@ -210,7 +210,7 @@ def test_a_deferred_send_waits_on_its_step_with_a_new_attempt():
 
 @pytest.mark.parametrize(("on_blocked", "state"), [("skip", "completed"), ("exit", "exited")])
 def test_a_blocked_send_skips_or_exits(on_blocked, state):
-    j = journey([{**MAIL, "on_blocked": on_blocked}])
+    j = context([{**MAIL, "on_blocked": on_blocked}])
     position = start(j)
     step = advance(position, j, NOW)
     assert step is not None
@@ -220,7 +220,7 @@ def test_a_blocked_send_skips_or_exits(on_blocked, state):
 
 
 def test_after_the_last_step_the_enrollment_completes():
-    j = journey([{"id": "w", "type": "wait", "duration": "PT1S"}])
+    j = context([{"id": "w", "type": "wait", "duration": "PT1S"}])
     position = start(j)
     advance(position, j, NOW + timedelta(seconds=1))
     assert (position.state, position.exit_reason, position.finished_at) == (

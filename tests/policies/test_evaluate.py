@@ -11,9 +11,9 @@ from policies import (
     Block,
     Candidate,
     ContactFacts,
+    CountedTouch,
     Defer,
     History,
-    PastTouch,
     Policy,
     evaluate,
 )
@@ -42,8 +42,8 @@ PRODUCT_POLICY = Policy.model_validate(
 )  # fmt: skip
 
 
-def touch(channel: str, days_ago: float, weight: float = 1) -> PastTouch:
-    return PastTouch(channel, NOW - timedelta(days=days_ago), weight)
+def touch(channel: str, days_ago: float, weight: float = 1) -> CountedTouch:
+    return CountedTouch(channel, NOW - timedelta(days=days_ago), weight)
 
 
 def decide(channel: str, history=(), *, policy=PRODUCT_POLICY, contact=TOKYO, now=NOW, **more):
@@ -89,7 +89,7 @@ def test_quiet_hours_open_again_after_the_night_and_skip_holidays():
 
 def test_the_gap_and_the_night_combine_into_one_exact_instant():
     late = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)  # 20:30 JST
-    decision = decide("email", [PastTouch("phone", late - timedelta(hours=23), 3)], now=late)
+    decision = decide("email", [CountedTouch("phone", late - timedelta(hours=23), 3)], now=late)
     assert isinstance(decision, Defer)
     assert decision.rule == "a-day-apart"
     # the gap frees 21:30 JST, when mail is quiet until 08:00 JST the next morning
@@ -166,9 +166,9 @@ def test_caps_count_only_their_categories():
             ]
         }
     )
-    receipt = PastTouch("email", NOW - timedelta(hours=1), 1, category="transactional")
+    receipt = CountedTouch("email", NOW - timedelta(hours=1), 1, category="transactional")
     assert decide("email", [receipt], policy=policy) == Allow()
-    offer = PastTouch("email", NOW - timedelta(hours=1), 1)
+    offer = CountedTouch("email", NOW - timedelta(hours=1), 1)
     assert isinstance(decide("email", [offer], policy=policy), Defer)
 
 

@@ -18,9 +18,9 @@ from policies import (
     Block,
     Candidate,
     ContactFacts,
+    CountedTouch,
     Defer,
     History,
-    PastTouch,
     Policy,
     evaluate,
 )
@@ -91,7 +91,7 @@ def situations(draw):
     now = draw(st.sampled_from(ANCHORS)) + timedelta(minutes=draw(st.integers(-3000, 3000)))
     ages = draw(st.lists(st.integers(1, 20 * 24 * 60), max_size=25))
     touches = [
-        PastTouch(ch := draw(st.sampled_from(CHANNELS)), now - timedelta(minutes=a),
+        CountedTouch(ch := draw(st.sampled_from(CHANNELS)), now - timedelta(minutes=a),
                   policy.weight(ch))
         for a in ages
     ]  # fmt: skip

@@ -115,7 +115,7 @@ async def test_call_outcomes_branch_contacts_down_different_channels(sessions, c
     assert by_step["letter"].admitted == 2
 
 
-async def test_a_goal_ends_the_journey_wherever_the_contact_is(sessions, clock):
+async def test_a_goal_ends_the_enrollment_wherever_the_contact_is(sessions, clock):
     (contact,) = await add_contacts(sessions, clock, 1)
     campaign_id = await launch(sessions, clock, CALL_FIRST)
     await enroll(sessions, clock, campaign_id, [contact])
@@ -153,7 +153,7 @@ async def test_archiving_withdraws_unclaimed_tasks_and_lets_claimed_ones_finish(
     assert (done.status, done.outcome) == ("completed", "do_not_call")
 
 
-async def test_a_template_that_breaks_for_one_contact_fails_only_that_journey(sessions, clock):
+async def test_a_template_that_breaks_for_one_contact_fails_only_that_enrollment(sessions, clock):
     named, unnamed = await add_contacts(sessions, clock, 2, attributes={"n": 3})
     async with sessions.begin() as session:
         service = ContactService(session, clock, default_timezone="Asia/Tokyo")
