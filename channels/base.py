@@ -102,6 +102,11 @@ class Channel(Protocol):
     template_fields: ClassVar[TemplateFields]
     #: Outcomes a worker may report for a task of this channel.
     outcomes: ClassVar[frozenset[str]]
+    #: Consent a marketing touch needs when the policy does not say: `opt_in` (an
+    #: `opted_in` record) or `opt_out` (allowed until an `opted_out`).
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]]
+    #: What one touch costs against weighted caps when the policy does not say.
+    default_weight: ClassVar[float]
 
     @property
     def mode(self) -> Literal["send", "task"]: ...
@@ -130,6 +135,8 @@ class BaseChannel:
     name: ClassVar[str]
     template_fields: ClassVar[TemplateFields]
     outcomes: ClassVar[frozenset[str]] = frozenset()
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_out"
+    default_weight: ClassVar[float] = 1.0
 
     @property
     def mode(self) -> Literal["send", "task"]:

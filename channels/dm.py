@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from channels.base import BaseChannel, ContactSnapshot, TemplateFields
 
@@ -14,6 +14,8 @@ class DmChannel(BaseChannel):
     """A letter to the contact's postal address; the vendor reports `mailed` or `returned`."""
 
     name: ClassVar[str] = "dm"
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_out"
+    default_weight: ClassVar[float] = 2.0
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"letter"}), optional=frozenset({"insert", "notes"})
     )

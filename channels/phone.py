@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from channels.base import BaseChannel, ContactSnapshot, TemplateFields
 
@@ -14,6 +14,9 @@ class PhoneChannel(BaseChannel):
     """A call a caller makes; the answer on the form becomes a `call_outcome` event."""
 
     name: ClassVar[str] = "phone"
+    #: A call costs a customer more attention than a mail.
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_out"
+    default_weight: ClassVar[float] = 3.0
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"script"}), optional=frozenset({"notes"})
     )

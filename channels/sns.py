@@ -46,6 +46,8 @@ class SnsChannel(BaseChannel):
     """A social message to the contact's handle on `network`."""
 
     name: ClassVar[str] = "sns"
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_in"
+    default_weight: ClassVar[float] = 1.0
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"network", "message"}), optional=frozenset({"notes"})
     )

@@ -41,6 +41,9 @@ class EmailChannel(BaseChannel):
     """Sends each touch as one message; 4xx replies are transient, 5xx permanent."""
 
     name: ClassVar[str] = "email"
+    #: Japan's 特定電子メール法 asks prior consent for marketing mail.
+    default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_in"
+    default_weight: ClassVar[float] = 1.0
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"subject"}),
         optional=frozenset({"from"}),
