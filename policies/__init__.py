@@ -5,8 +5,10 @@ from policies.evaluate import evaluate
 from policies.facts import Candidate, ContactFacts, CountedTouch
 from policies.history import History
 from policies.model import Policy
+from policies.rules import RULE_TYPES
 
 __all__ = [
+    "RULE_TYPES",
     "Allow",
     "Block",
     "Candidate",

@@ -1,13 +1,46 @@
-"""Wall clocks across DST changes: when a local time first shows, and when the clock jumps."""
+"""Wall clocks: times of day and weekdays as the API writes them, when a local time first
+shows across DST changes, and when the clock jumps."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["first_at", "jumps_on"]
+from pydantic import BeforeValidator, PlainSerializer
+
+__all__ = ["WEEKDAYS", "ClockTime", "Weekday", "first_at", "jumps_on", "weekday_numbers"]
 
 _MINUTE = timedelta(minutes=1)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "*"]
+_END_OF_DAY = time(23, 59, 59, 999_999)
+
+
+def weekday_numbers(days: list[Weekday]) -> frozenset[int]:
+    """Days as `date.weekday()` numbers; `*` is every day."""
+    if "*" in days:
+        return frozenset(range(7))
+    return frozenset(WEEKDAYS.index(day) for day in days)
+
+
+def _hh_mm(value: Any) -> Any:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}", value):
+        raise ValueError("a time of day is 'HH:MM'")
+    return _END_OF_DAY if value == "24:00" else value
+
+
+def _as_hh_mm(value: time) -> str:
+    return "24:00" if value == _END_OF_DAY else f"{value:%H:%M}"
+
+
+#: A time of day as `HH:MM` (`24:00` is the end of the day).
+ClockTime = Annotated[
+    time, BeforeValidator(_hh_mm), PlainSerializer(_as_hh_mm, return_type=str, when_used="json")
+]
 
 
 def first_at(day: date, clock: time, zone: ZoneInfo) -> datetime:

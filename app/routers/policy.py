@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Body, Depends, Path
 
 from app.auth import CampaignsKey
 from app.deps import RuntimeDep, SessionDep
-from app.schemas.policy import PolicyPublic
+from app.schemas.policy import PolicyDocument, PolicyPublic
 from app.schemas.problems import problem_responses
-from orchestrator.services.policies import PolicyService
-from policies import Policy
+from orchestrator.services.policies import PolicyService, parse_policy
 
 router = APIRouter(
     prefix="/v1/policy", tags=["policy"], responses=problem_responses(400, 401, 403, 422)
@@ -32,10 +31,12 @@ async def get_policy(service: ServiceDep, _key: CampaignsKey) -> PolicyPublic:
 
 
 @router.put("", response_model=PolicyPublic, response_model_exclude_none=True)
-async def replace_policy(document: Policy, service: ServiceDep, key: CampaignsKey) -> PolicyPublic:
+async def replace_policy(
+    document: Annotated[PolicyDocument, Body()], service: ServiceDep, key: CampaignsKey
+) -> PolicyPublic:
     """Store a new version; every problem of the document is listed at once. The
     dispatcher decides under it from its next batch on, and records the version."""
-    return PolicyPublic.of(await service.replace(document, key.name))
+    return PolicyPublic.of(await service.replace(parse_policy(document), key.name))
 
 
 @router.get("/versions", response_model=list[PolicyPublic], response_model_exclude_none=True)

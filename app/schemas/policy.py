@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainValidator
 
 from orchestrator.services.policies import PolicyInForce
 from policies import Policy
 
-__all__ = ["ChannelPressurePublic", "PolicyPublic", "PressurePublic", "RulePressurePublic"]
+__all__ = [
+    "ChannelPressurePublic",
+    "PolicyDocument",
+    "PolicyPublic",
+    "PressurePublic",
+    "RulePressurePublic",
+]
+
+
+def _as_sent(value: Any) -> Any:
+    return value
+
+
+#: A policy document as the client sent it, documented as a `Policy`. It is read whole by
+#: `parse_policy`, which answers every problem at once, where validating the body first
+#: would answer its shape alone.
+PolicyDocument = Annotated[Any, PlainValidator(_as_sent, json_schema_input_type=Policy)]
 
 
 class PolicyPublic(BaseModel):

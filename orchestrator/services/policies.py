@@ -1,4 +1,8 @@
-"""The policy: read, replace (a new version, checked whole), and what is in force now."""
+"""The policy: read, replace (a new version, checked whole), and what is in force now.
+
+A document says what it wants; the channels it leaves out keep their adapters' default
+weight and consent mode, so a channel installed later is covered by the policy in force.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +14,24 @@ import orjson
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from channels.registry import channel_names
+from channels.registry import channel_class, channel_names
 from orchestrator.clock import Clock
 from orchestrator.errors import InvalidInput, NotFound, problems
 from orchestrator.models import PolicyVersion
 from orchestrator.store.policies import PolicyStore
 from policies import Policy
 
-__all__ = [
-    "PolicyInForce",
-    "PolicyService",
-    "check_policy",
-    "parse_policy",
-    "policy_in_force",
-]
+__all__ = ["PolicyInForce", "PolicyService", "parse_policy", "policy_in_force"]
 
-#: Parsed documents, by their canonical JSON: the dispatcher reads the policy every batch.
+#: Policies in force, by their document's canonical JSON: the dispatcher reads the policy
+#: every batch.
 _PARSED: dict[bytes, Policy] = {}
 
 
 @dataclass(frozen=True)
 class PolicyInForce:
-    """A policy document with its version (0: the built-in default, none stored yet)."""
+    """A policy with its version (0: the built-in default, none stored yet): `document` as
+    stored, `policy` completed with the installed channels' defaults."""
 
     version: int
     policy: Policy
@@ -41,48 +41,47 @@ class PolicyInForce:
 
 
 def parse_policy(data: Any) -> Policy:
-    """A valid policy, or InvalidInput listing every problem with its path."""
+    """A valid policy for this installation, or InvalidInput listing every problem (shape,
+    repeated rule names, unknown channels) at its path."""
     try:
-        policy = Policy.model_validate(data)
+        return Policy.checked(data, channel_names())
     except ValidationError as exc:
         found = problems(exc.errors(include_url=False, include_input=False))
         for problem in found:
             problem["loc"] = ["body", *problem["loc"]]
         raise InvalidInput(f"the policy has {len(found)} problem(s)", errors=found) from exc
-    check_policy(policy)
-    return policy
-
-
-def check_policy(policy: Policy) -> None:
-    """Raise InvalidInput if the policy names channels this installation does not have."""
-    unknown = sorted(policy.channel_names() - channel_names())
-    if unknown:
-        raise InvalidInput(
-            f"the policy names unknown channels: {', '.join(unknown)}",
-            errors=[
-                {"loc": ["body"], "msg": f"unknown channel {name!r}", "type": "channel"}
-                for name in unknown
-            ],
-        )
 
 
 async def policy_in_force(session: AsyncSession) -> PolicyInForce:
     """The newest stored version, or the default before any is stored."""
     stored = await PolicyStore(session).current()
-    if stored is None:
-        default = Policy()
-        return PolicyInForce(0, default, _document(default))
-    return _in_force(stored)
+    return _default() if stored is None else _in_force(stored)
+
+
+def _default() -> PolicyInForce:
+    """Version 0: no rules, each channel with its adapter's weight and consent mode."""
+    document = _document(Policy())
+    return PolicyInForce(0, _completed(document), document)
 
 
 def _in_force(stored: PolicyVersion) -> PolicyInForce:
-    key = orjson.dumps(stored.document, option=orjson.OPT_SORT_KEYS)
-    policy = _PARSED.get(key)
-    if policy is None:
-        policy = _PARSED[key] = Policy.model_validate(stored.document)
+    policy = _completed(stored.document)
     return PolicyInForce(
         stored.version, policy, stored.document, stored.created_at, stored.created_by
     )
+
+
+def _completed(document: dict[str, Any]) -> Policy:
+    """The stored `document` with the installed channels' defaults where it says nothing."""
+    key = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    policy = _PARSED.get(key)
+    if policy is None:
+        names = sorted(channel_names())
+        policy = _PARSED[key] = Policy.model_validate(document).with_defaults(
+            weights={name: channel_class(name).default_weight for name in names},
+            consent={name: channel_class(name).default_consent for name in names},
+        )
+    return policy
 
 
 def _document(policy: Policy) -> dict[str, Any]:
@@ -104,8 +103,7 @@ class PolicyService:
     async def version(self, number: int) -> PolicyInForce:
         """One stored version (0: the default)."""
         if number == 0:
-            default = Policy()
-            return PolicyInForce(0, default, _document(default))
+            return _default()
         stored = await self._policies.get(number)
         if stored is None:
             raise NotFound(f"there is no policy version {number}")
@@ -116,12 +114,14 @@ class PolicyService:
         return [_in_force(stored) for stored in await self._policies.all()]
 
     async def replace(self, policy: Policy, author: str | None) -> PolicyInForce:
-        """Store `policy` as the next version; the dispatcher uses it from its next batch."""
-        check_policy(policy)
+        """Store `policy` (as `parse_policy` reads it) as the next version; the dispatcher
+        uses it from its next batch."""
+        document = _document(policy)
+        parse_policy(document)  # a policy built by hand meets the installation's channels too
         await self._policies.lock_numbering()
         stored = PolicyVersion(
             version=await self._policies.next_version(),
-            document=_document(policy),
+            document=document,
             created_by=author,
             created_at=self._clock.now(),
         )

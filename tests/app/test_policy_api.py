@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from channels.registry import channel_class, channel_names
 from tests.app.test_campaigns_api import activate, define
 from tests.app.test_contacts_api import assert_problem
 from tests.factories import contact_payload
@@ -71,6 +74,105 @@ async def test_every_problem_of_a_policy_is_listed_and_nothing_changes(client):
     unknown = await client.put("/v1/policy", json={"weights": {"fax": 1}})
     assert_problem(unknown, 422)
     assert (await client.get("/v1/policy")).json()["version"] == 0
+
+
+def unknown(name: str) -> str:
+    return f"unknown channel {name!r}; known: {', '.join(sorted(channel_names()))}"
+
+
+def repeated(name: str, first: int) -> str:
+    return f"rule names must be unique: {name!r} is also the name of rule {first}"
+
+
+GAP = {"type": "min_gap", "gap": "PT1H"}
+
+#: Documents with many problems, and every problem the answer lists, in its order: the
+#: shape first, then repeated rule names, then unknown channels.
+EVERY_PROBLEM: list[tuple[str, Any, list[tuple[list[Any], str]]]] = [
+    (
+        "shape, names and channels at once",
+        {
+            "weights": {"fax": 1, "email": -1},
+            "rules": [
+                {"type": "cap", "name": "weekly", "max": 0, "window": "soon",
+                 "channels": ["email", "ghost"]},
+                {"type": "quiet_hours", "name": "weekly", "allow": [], "holidays": "Atlantis"},
+                {"type": "teleport", "name": "weekly", "channels": ["zzz"]},
+            ],
+            "consent": {"fax": "opt_in", "sns": "maybe"},
+        },
+        [
+            (["body", "weights", "email"], "Input should be greater than or equal to 0"),
+            (["body", "rules", 0, "max"], "Input should be greater than 0"),
+            (["body", "rules", 0, "window"],
+             "a duration is an ISO 8601 string such as 'PT2H' or 'P3D'"),
+            (["body", "rules", 1, "allow"],
+             "List should have at least 1 item after validation, not 0"),
+            (["body", "rules", 1, "holidays"],
+             "no public holidays are known for country 'Atlantis'"),
+            (["body", "rules", 2], "Input tag 'teleport' found using 'type' does not match any of "
+                                   "the expected tags: 'cap', 'min_gap', 'quiet_hours'"),
+            (["body", "consent", "sns"], "Input should be 'opt_in' or 'opt_out'"),
+            (["body", "rules", 1, "name"], repeated("weekly", 0)),
+            (["body", "rules", 2, "name"], repeated("weekly", 0)),
+            (["body", "weights", "fax"], unknown("fax")),
+            (["body", "consent", "fax"], unknown("fax")),
+            (["body", "rules", 0, "channels", 1], unknown("ghost")),
+            (["body", "rules", 2, "channels", 0], unknown("zzz")),
+        ],
+    ),
+    (
+        "repeated names, each at its later use",
+        {"rules": [{**GAP, "name": "a"}, {**GAP, "name": "b"}, {**GAP, "name": "a"},
+                   {**GAP, "name": "b"}, {**GAP, "name": "a"}]},
+        [
+            (["body", "rules", 2, "name"], repeated("a", 0)),
+            (["body", "rules", 3, "name"], repeated("b", 1)),
+            (["body", "rules", 4, "name"], repeated("a", 0)),
+        ],
+    ),
+    (
+        "a rule without a type still has its name and channels read",
+        {"rules": [{**GAP, "name": "a"}, {"name": "a", "channels": ["*", "fax"]}]},
+        [
+            (["body", "rules", 1], "Unable to extract tag using discriminator 'type'"),
+            (["body", "rules", 1, "name"], repeated("a", 0)),
+            (["body", "rules", 1, "channels", 1], unknown("fax")),
+        ],
+    ),
+    (
+        "a body that is not an object",
+        ["weights"],
+        [(["body"], "Input should be a valid dictionary or instance of Policy")],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [pytest.param(document, expected, id=case) for case, document, expected in EVERY_PROBLEM],
+)
+async def test_every_problem_of_a_policy_is_listed_at_its_field(client, document, expected):
+    body = assert_problem(await client.put("/v1/policy", json=document), 422)
+    assert [(p["loc"], p["msg"]) for p in body["errors"]] == expected
+    assert body["detail"] == f"the policy has {len(expected)} problem(s)"
+    assert (await client.get("/v1/policy")).json()["version"] == 0
+
+
+async def test_channels_the_document_leaves_out_keep_their_adapters_defaults(client):
+    names = sorted(channel_names())
+    weights = {name: channel_class(name).default_weight for name in names}
+    consent = {name: channel_class(name).default_consent for name in names}
+    default = (await client.get("/v1/policy")).json()["document"]
+    assert (default["weights"], default["consent"]) == (weights, consent)
+
+    document = {"weights": {"phone": 5}, "consent": {"email": "opt_out"}}
+    stored = await client.put("/v1/policy", json=document)
+    assert stored.status_code == 200, stored.text
+    current = (await client.get("/v1/policy")).json()
+    assert current["version"] == 1
+    assert current["document"]["weights"] == {**weights, "phone": 5}
+    assert current["document"]["consent"] == {**consent, "email": "opt_out"}
 
 
 async def test_decisions_show_in_the_timeline_stats_and_pressure(app, client, clock):

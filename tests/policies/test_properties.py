@@ -24,7 +24,7 @@ from policies import (
     Policy,
     evaluate,
 )
-from policies.model import CapRule, MinGapRule, QuietHoursRule
+from policies.rules import CapRule, MinGapRule, QuietHoursRule
 
 CHANNELS = ("email", "phone", "dm", "sns")
 ZONES = ("Asia/Tokyo", "America/New_York", "Europe/Berlin", "UTC")
