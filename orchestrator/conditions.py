@@ -1,25 +1,147 @@
-"""Evaluating conditions (branches, audiences, event matches) against plain facts."""
+"""Conditions (branches, audiences, event matches): their models, and how they are judged
+against plain facts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from orchestrator.definitions import (
-    AllCondition,
-    AnyCondition,
-    AttributeCondition,
-    Condition,
-    ConsentCondition,
-    EventCondition,
-    NotCondition,
-)
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
-__all__ = ["EventFact", "Facts", "contains", "first_match", "holds", "matches"]
+from orchestrator.definition_fields import KnownChannel, StepId, Strict
+
+__all__ = [
+    "AllCondition",
+    "AnyCondition",
+    "AttributeCondition",
+    "Condition",
+    "ConsentCondition",
+    "EventCondition",
+    "EventFact",
+    "Facts",
+    "NotCondition",
+    "contains",
+    "first_match",
+    "holds",
+    "matches",
+    "named_steps",
+]
 
 _MISSING = object()
+
+
+class AttributeCondition(Strict):
+    """Compares a contact attribute (`attributes.<name>`, dotted for nesting) or, with
+    `field`, a contact field such as `locale` or `address.country`."""
+
+    attribute: str | None = Field(default=None, min_length=1, max_length=200)
+    field: str | None = Field(default=None, min_length=1, max_length=200)
+    op: Literal["eq", "ne", "in", "gt", "lt", "exists"] = "eq"
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> AttributeCondition:
+        if (self.attribute is None) == (self.field is None):
+            raise ValueError("give exactly one of `attribute` and `field`")
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("`in` compares with a list of values")
+        if self.op in ("gt", "lt") and not isinstance(self.value, int | float | str):
+            raise ValueError(f"`{self.op}` compares with a number or a string")
+        return self
+
+
+class ConsentCondition(Strict):
+    """The contact's current consent on a channel."""
+
+    consent: KnownChannel
+    is_: Literal["opted_in", "opted_out", "unknown"] = Field(alias="is")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class EventCondition(Strict):
+    """An event of this type happened (in this enrollment; in a `wait_for_event`, since the
+    step was entered), optionally about the touch a step made and with data like this."""
+
+    event: str = Field(min_length=1, max_length=64)
+    step: StepId | None = None
+    data: dict[str, Any] | None = None
+
+
+class AllCondition(Strict):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyCondition(Strict):
+    any: list[Condition] = Field(min_length=1)
+
+
+class NotCondition(Strict):
+    not_: Condition = Field(alias="not")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+_CONDITION_KEYS = ("all", "any", "not", "consent", "event", "attribute", "field")
+_MODELS: dict[str, type[Strict]] = {
+    "all": AllCondition,
+    "any": AnyCondition,
+    "not": NotCondition,
+    "consent": ConsentCondition,
+    "event": EventCondition,
+    "attribute": AttributeCondition,
+    "field": AttributeCondition,
+}
+
+
+def _key(raw: Mapping[str, Any]) -> str | None:
+    """The key that says which kind of condition a dict is."""
+    return next((key for key in _CONDITION_KEYS if key in raw), None)
+
+
+def _condition_kind(value: Any) -> str | None:
+    """The member of `Condition` a dict (by its key) or a built condition is. Members are
+    tagged by class name, which no key of the JSON is mistaken for in an error's path."""
+    if isinstance(value, dict):
+        key = _key(value)
+        return _MODELS[key].__name__ if key else None
+    return type(value).__name__ if type(value) in _MODELS.values() else None
+
+
+Condition = Annotated[
+    Annotated[AllCondition, Tag("AllCondition")]
+    | Annotated[AnyCondition, Tag("AnyCondition")]
+    | Annotated[NotCondition, Tag("NotCondition")]
+    | Annotated[ConsentCondition, Tag("ConsentCondition")]
+    | Annotated[EventCondition, Tag("EventCondition")]
+    | Annotated[AttributeCondition, Tag("AttributeCondition")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition",
+        custom_error_message=f"a condition has one of the keys {', '.join(_CONDITION_KEYS)}",
+    ),
+]
+
+
+for _model in (AllCondition, AnyCondition, NotCondition):
+    _model.model_rebuild()
+
+
+def named_steps(
+    raw: Any, loc: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """The `step` of every event condition in a condition as sent, with its place. It reads
+    any shape, so a campaign's steps are checked even where the condition is broken."""
+    kind = _key(raw) if isinstance(raw, Mapping) else None
+    if kind == "event" and "step" in raw:
+        yield (*loc, "step"), raw["step"]
+    elif kind in ("all", "any") and isinstance(raw[kind], list):
+        for number, inner in enumerate(raw[kind]):
+            yield from named_steps(inner, (*loc, kind, number))
+    elif kind == "not":
+        yield from named_steps(raw["not"], (*loc, "not"))
 
 
 @dataclass(frozen=True)

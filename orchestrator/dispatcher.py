@@ -24,7 +24,7 @@ from orchestrator.admission import Admission, CandidateTouch
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
-from orchestrator.definitions import BranchStep, CampaignDefinition, SendStep, WaitForEventStep
+from orchestrator.definitions import CampaignDefinition, SendStep
 from orchestrator.snapshots import contact_fields, snapshot, template_context
 from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision
 from orchestrator.store.campaigns import CampaignStore
@@ -185,7 +185,7 @@ class Dispatcher:
         definitions: dict[tuple[int, int], CampaignDefinition],
     ) -> dict[int, list[Any]]:
         """Events of the contacts whose enrollments may look at events (one query)."""
-        reading = {key for key, campaign in definitions.items() if _reads_events(campaign)}
+        reading = {key for key, campaign in definitions.items() if campaign.reads_events}
         looking = [e for e in enrollments if (e.campaign_id, e.campaign_version) in reading]
         if not looking:
             return {}
@@ -324,10 +324,6 @@ class Dispatcher:
         }
         row.update(fields)
         return row
-
-
-def _reads_events(campaign: CampaignDefinition) -> bool:
-    return any(isinstance(step, WaitForEventStep | BranchStep) for step in campaign.steps)
 
 
 def _row(item: _Advancing, now: datetime) -> dict[str, Any]:

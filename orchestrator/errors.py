@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
-__all__ = ["Conflict", "DomainError", "InvalidInput", "NotFound", "TooLarge", "problems"]
+from pydantic import Tag
+
+from orchestrator.conditions import Condition
+from orchestrator.steps import STEP_TYPES
+from policies import RULE_TYPES
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "InvalidInput",
+    "NotFound",
+    "TooLarge",
+    "json_path",
+    "problems",
+]
+
+
+def _tags(union: Any) -> frozenset[str]:
+    """The `Tag` of each member of an annotated union told apart by a callable."""
+    members = get_args(get_args(union)[0])
+    return frozenset(
+        item.tag
+        for member in members
+        for item in getattr(member, "__metadata__", ())
+        if isinstance(item, Tag)
+    )
 
 
 #: Names pydantic puts in an error's path for the member of a tagged union it tried.
-_UNION_TAGS = frozenset(
-    {"send", "wait", "wait_for_event", "branch", "split", "exit"}
-    | {"all", "any", "not", "consent", "event", "attribute", "field"}
-    | {"cap", "min_gap", "quiet_hours"}
-)
+_UNION_TAGS = frozenset(STEP_TYPES) | _tags(Condition) | frozenset(RULE_TYPES)
 _UNION_PLACES = ("when", "audience", "not", "filter")
 
 
@@ -21,7 +42,7 @@ def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Pydantic errors as `{loc, msg, type}` problems, without echoing the input back."""
     return [
         {
-            "loc": _json_path(error.get("loc", ())),
+            "loc": json_path(error.get("loc", ())),
             "msg": str(error.get("msg", "")).removeprefix("Value error, "),
             "type": error.get("type", "value_error"),
         }
@@ -29,7 +50,7 @@ def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _json_path(loc: Iterable[Any]) -> list[Any]:
+def json_path(loc: Iterable[Any]) -> list[Any]:
     """The path as the client's JSON has it: pydantic adds a level naming the member of a
     tagged union it tried (`steps.0.send.channel`), which the JSON has not."""
     kept: list[Any] = []

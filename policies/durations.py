@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, TypeAdapter, ValidationError
 
 __all__ = ["LONGEST", "Duration", "iso_duration"]
 
@@ -26,12 +26,20 @@ def iso_duration(value: timedelta) -> str:
     return text + ("T" + clock if clock else "") if (days or clock) else "PT0S"
 
 
-def _iso_only(value: Any) -> Any:
+_NOT_ISO = "a duration is an ISO 8601 string such as 'PT2H' or 'P3D'"
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def _iso_only(value: Any) -> timedelta:
+    """Read an ISO 8601 duration; whatever is wrong with it, the problem has one wording."""
     if isinstance(value, timedelta):
         return value
-    if not isinstance(value, str) or not value.startswith("P"):
-        raise ValueError("a duration is an ISO 8601 string such as 'PT2H' or 'P3D'")
-    return value
+    if isinstance(value, str) and value.startswith("P"):
+        try:
+            return _TIMEDELTA.validate_python(value)
+        except ValidationError:
+            pass
+    raise ValueError(_NOT_ISO)
 
 
 #: The longest duration anything may take: far beyond any campaign, well within datetime.

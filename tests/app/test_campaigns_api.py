@@ -8,6 +8,7 @@ import pytest
 
 from tests.app.test_contacts_api import assert_problem
 from tests.factories import contact_payload
+from tests.orchestrator.test_definitions import FIRST_TRY, FIRST_TRY_PROBLEMS
 
 NURTURE: dict[str, Any] = {
     "name": "Nurture",
@@ -64,6 +65,16 @@ async def test_every_problem_of_a_definition_is_answered_at_once(client):
     body = assert_problem(await client.post("/v1/campaigns", json=graph), 422)
     assert body["errors"][0]["loc"] == ["body", "steps", 3, "id"]
     assert (await client.get("/v1/campaigns")).json()["items"] == []
+
+
+async def test_shape_and_graph_problems_come_back_in_one_answer(client):
+    created = await define(client)
+    for answer in (
+        await client.post("/v1/campaigns", json=FIRST_TRY),
+        await client.put(f"/v1/campaigns/{created['id']}", json=FIRST_TRY),
+    ):
+        body = assert_problem(answer, 422)
+        assert [(tuple(p["loc"]), p["msg"]) for p in body["errors"]] == FIRST_TRY_PROBLEMS
 
 
 async def test_editing_a_draft_keeps_its_version_and_an_active_one_makes_a_new_one(client):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from channels.registry import channel_names
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.errors import InvalidInput
 
@@ -61,7 +62,7 @@ def test_structural_problems_are_listed_together_with_paths_as_sent():
         ("body", "priority"),
         ("body", "steps", 0, "channel"),
         ("body", "steps", 1),
-        ("body", "steps", 2),
+        ("body", "steps", 2, "type"),
         ("body", "steps", 3, "cases", 0, "when"),
         ("body", "steps", 4, "duration"),
         ("body", "steps", 5, "id"),
@@ -69,25 +70,26 @@ def test_structural_problems_are_listed_together_with_paths_as_sent():
 
 
 @pytest.mark.parametrize(
-    ("template", "message"),
+    ("template", "where", "message"),
     [
-        ({"subject": "Hi"}, "needs one of html, text"),
-        ({"text": "x"}, "'subject' is missing"),
-        ({"subject": "Hi", "text": "x", "body": "y"}, "unknown template field 'body'"),
-        ({"subject": "{{ oops", "text": "x"}, "'subject' does not compile"),
-        ({"subject": "{% for %}", "text": "x"}, "does not compile"),
+        ({"subject": "Hi"}, (), "needs one of html, text"),
+        ({"text": "x"}, ("subject",), "'subject' is missing"),
+        ({"subject": "Hi", "text": "x", "body": "y"}, ("body",), "unknown template field 'body'"),
+        ({"subject": "{{ oops", "text": "x"}, ("subject",), "'subject' does not compile"),
+        ({"subject": "{% for %}", "text": "x"}, ("subject",), "does not compile"),
     ],
 )
-def test_templates_must_fit_their_channel_and_compile(template, message):
+def test_templates_must_fit_their_channel_and_compile(template, where, message):
     ((loc, msg),) = problems_of(campaign(mail("m1", template=template)))
-    assert loc == ("body", "steps", 0)
+    assert loc == ("body", "steps", 0, "template", *where)
     assert message in msg
 
 
 def test_sns_templates_name_a_known_network():
     step = {"id": "s", "type": "send", "channel": "sns",
             "template": {"network": "myspace", "message": "hi"}}  # fmt: skip
-    ((_, msg),) = problems_of(campaign(step))
+    ((loc, msg),) = problems_of(campaign(step))
+    assert loc == ("body", "steps", 0, "template")
     assert "network must be one of facebook, instagram, linkedin, x" in msg
 
 
@@ -228,3 +230,180 @@ def test_nul_characters_are_refused_before_anything_is_stored():
     assert locations(campaign(mail("m1", template={"subject": "a\u0000", "text": "x"}))) == {
         ("body",)
     }
+
+
+def wait(step_id: str, **more) -> dict:
+    return {"id": step_id, "type": "wait", "duration": "P1D", **more}
+
+
+UNKNOWN_TYPE = (
+    "unknown step type 'teleport'; known: branch, exit, send, split, wait, wait_for_event"
+)
+NOT_ISO = "a duration is an ISO 8601 string such as 'PT2H' or 'P3D'"
+NO_FAX = f"unknown channel 'fax'; known: {', '.join(sorted(channel_names()))}"
+
+#: A new user's first try: every kind of problem at once.
+FIRST_TRY = campaign(
+    mail("a", template={"subject": "{{ oops", "text": "x"}),
+    {"id": "b", "type": "teleport", "next": "c"},
+    wait("w", duration="3 days"),
+    {"id": "f", "type": "send", "channel": "fax", "template": {"letter": "Dear {{ name }}"}},
+    {"id": "a", "type": "exit"},
+    wait("c", next="nowhere"),
+    {"id": "d", "type": "branch",
+     "cases": [{"when": {"event": "click", "step": "ghost"}, "next": "zzz"}]},
+    wait("e", duration="PXYZ"),
+)  # fmt: skip
+FIRST_TRY_PROBLEMS = [
+    (("body", "steps", 0, "template", "subject"),
+     "template field 'subject' does not compile: line 1: unexpected end of template, "
+     "expected 'end of print statement'."),
+    (("body", "steps", 1, "type"), UNKNOWN_TYPE),
+    (("body", "steps", 2, "duration"), NOT_ISO),
+    (("body", "steps", 3, "channel"), NO_FAX),
+    (("body", "steps", 4, "id"), "step id 'a' is used twice"),
+    (("body", "steps", 5, "next"), "no step has the id 'nowhere'"),
+    (("body", "steps", 6, "cases", 0, "next"), "no step has the id 'zzz'"),
+    (("body", "steps", 6, "cases", 0, "when", "step"), "no step has the id 'ghost'"),
+    (("body", "steps", 7, "duration"), NOT_ISO),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        pytest.param(FIRST_TRY, FIRST_TRY_PROBLEMS, id="a first try"),
+        pytest.param(
+            campaign(mail("a"), wait("b"), mail("a"), mail("c")),
+            [(("body", "steps", 2, "id"), "step id 'a' is used twice")],
+            id="a duplicate id leaves the steps after it reachable",
+        ),
+        pytest.param(
+            campaign(mail("a", next="bb"), mail("b"), mail("c", next="a", channel="fax")),
+            [
+                (("body", "steps", 0, "next"), "no step has the id 'bb'"),
+                (("body", "steps", 2, "channel"), NO_FAX),
+            ],
+            id="a misspelt target leaves reachability and loops alone",
+        ),
+        pytest.param(
+            campaign(
+                wait("w", duration="soon", next="gone"),
+                {"id": "t", "type": "teleport"},
+                {"type": "wait", "duration": "P1D", "next": "w"},
+                {
+                    "id": "b",
+                    "type": "branch",
+                    "cases": [{"when": {"event": "click", "step": "w"}, "next": 5}],
+                },
+                {"id": "m", "type": "send", "channel": "fax", "template": {"x": "{{ y"}},
+            ),
+            [
+                (("body", "steps", 0, "duration"), NOT_ISO),
+                (("body", "steps", 0, "next"), "no step has the id 'gone'"),
+                (("body", "steps", 1, "type"), UNKNOWN_TYPE),
+                (("body", "steps", 2, "id"), "Field required"),
+                (("body", "steps", 3, "cases", 0, "next"), "Input should be a valid string"),
+                (("body", "steps", 3, "cases", 0, "when", "step"), "step 'w' is not a send step"),
+                (("body", "steps", 4, "channel"), NO_FAX),
+                (
+                    ("body", "steps", 4, "template", "x"),
+                    "template field 'x' does not compile: line 1: unexpected end of template, "
+                    "expected 'end of print statement'.",
+                ),
+            ],
+            id="broken steps still take part by their ids and targets",
+        ),
+        pytest.param(
+            campaign(
+                mail("m1"),
+                {
+                    "id": "b",
+                    "type": "branch",
+                    "default": "m1",
+                    "cases": [{"when": {"attribute": "x", "op": "in", "value": 1}, "next": "end"}],
+                },
+                {"id": "end", "type": "exit"},
+                {"id": "t", "type": "teleport", "next": "u"},
+                {"id": "u", "type": "branch", "cases": [{"when": {"attribute": "x"}, "next": "t"}]},
+                {
+                    "id": "s",
+                    "type": "split",
+                    "variants": [
+                        {"name": "A", "weight": 1, "next": "end"},
+                        {"name": "A", "weight": 1, "next": "m1"},
+                    ],
+                },
+            ),
+            [
+                (("body", "steps", 0), "the loop m1 → b → m1 has no wait or wait_for_event"),
+                (("body", "steps", 1, "cases", 0, "when"), "`in` compares with a list of values"),
+                (("body", "steps", 3, "type"), UNKNOWN_TYPE),
+                (("body", "steps", 3), "no path reaches step 't'"),
+                (("body", "steps", 4), "no path reaches step 'u'"),
+                (("body", "steps", 5, "variants", 1, "name"), "variant name 'A' is used twice"),
+                (("body", "steps", 5), "no path reaches step 's'"),
+            ],
+            id="loops through a step of unknown type are left until it is fixed",
+        ),
+        pytest.param(
+            campaign(
+                {"id": "x", "next": "y"},
+                {"id": "y", "type": "send", "channel": "email", "template": {"html": "<p>"}},
+                priority=-1,
+                schedule={"cron": "0 10 * * *", "timezone": "Mars/Base", "audience": {}},
+            ),
+            [
+                (("body", "priority"), "Input should be greater than or equal to 0"),
+                (
+                    ("body", "schedule", "timezone"),
+                    "'Mars/Base' is not an IANA time zone (for example 'Asia/Tokyo')",
+                ),
+                (
+                    ("body", "schedule", "audience"),
+                    "a condition has one of the keys "
+                    "all, any, not, consent, event, attribute, field",
+                ),
+                (("body", "steps", 0, "type"), "Field required"),
+                (
+                    ("body", "steps", 1, "template", "subject"),
+                    "template field 'subject' is missing",
+                ),
+            ],
+            id="campaign fields and steps together",
+        ),
+        pytest.param(
+            campaign(
+                mail("m"),
+                {
+                    "id": "w",
+                    "type": "wait_for_event",
+                    "timeout": "P1D",
+                    "cases": [{"when": {"event": "", "step": "m"}, "next": "m"}],
+                },
+                {
+                    "id": "b",
+                    "type": "branch",
+                    "cases": [{"when": {"not": {"event": "", "step": "w"}}, "next": "m"}],
+                },
+            ),
+            [
+                (
+                    ("body", "steps", 1, "cases", 0, "when", "event"),
+                    "String should have at least 1 character",
+                ),
+                (
+                    ("body", "steps", 2, "cases", 0, "when", "not", "event"),
+                    "String should have at least 1 character",
+                ),
+                (
+                    ("body", "steps", 2, "cases", 0, "when", "not", "step"),
+                    "step 'w' is not a send step",
+                ),
+            ],
+            id="fields of event conditions, plain or in a branch",
+        ),
+    ],
+)
+def test_every_problem_is_listed_at_once_at_its_field(definition, expected):
+    assert problems_of(definition) == expected

@@ -219,6 +219,19 @@ def test_a_blocked_send_skips_or_exits(on_blocked, state):
     assert position.next_action_at is None
 
 
+@pytest.mark.parametrize(
+    ("first", "reads"),
+    [
+        ({"id": "w", "type": "wait", "duration": "P1D"}, False),
+        ({"id": "w", "type": "wait_for_event", "timeout": "P1D",
+          "cases": [{"when": {"event": "x"}, "next": "mail"}]}, True),
+        ({"id": "b", "type": "branch", "cases": [{"when": {"event": "x"}, "next": "mail"}]}, True),
+    ],
+)  # fmt: skip
+def test_only_campaigns_with_steps_that_read_events_load_them(first, reads):
+    assert context([first, MAIL]).campaign.reads_events is reads
+
+
 def test_after_the_last_step_the_enrollment_completes():
     j = context([{"id": "w", "type": "wait", "duration": "PT1S"}])
     position = start(j)
