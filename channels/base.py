@@ -16,10 +16,16 @@ __all__ = [
     "ContactSnapshot",
     "Delivery",
     "DeliveryResult",
+    "FarEndAnswer",
     "PermanentError",
     "TemplateFields",
     "TransientError",
 ]
+
+#: How the in-memory twin of a channel's far end (relay, bridge, gateway) answers: it takes
+#: the message, fails for now, refuses it for good, or refuses the contact's address (a
+#: far end that can tell a dead address then raises with `address_rejected`).
+FarEndAnswer = Literal["accept", "transient", "permanent", "dead_address"]
 
 
 @dataclass(frozen=True)
@@ -95,13 +101,23 @@ class Channel(Protocol):
 
     `mode` decides how touches are carried out: a `send` adapter delivers them in
     `deliver()`; a `task` adapter leaves them as tasks that workers claim over HTTP.
-    The class attributes let Kizuna check campaign definitions without an instance.
+    The class attributes and class methods tell the engine all it knows of the channel,
+    without an instance: which template fields a step gives, which contact fields are
+    its addresses, and under which keys a suppression of those addresses is stored.
     """
 
     name: ClassVar[str]
     template_fields: ClassVar[TemplateFields]
+    #: A template that fits the channel: for documentation and the contract tests.
+    example_template: ClassVar[Mapping[str, str]]
+    #: The contact fields the channel reaches the contact at (`email`, `phone`, ...).
+    address_fields: ClassVar[tuple[str, ...]]
     #: Outcomes a worker may report for a task of this channel.
     outcomes: ClassVar[frozenset[str]]
+    #: Outcomes that say the contact wants no more of the channel (an `opted_out`).
+    opt_out_outcomes: ClassVar[frozenset[str]]
+    #: The type of the event a completed task becomes.
+    outcome_event: ClassVar[str]
     #: Consent a marketing touch needs when the policy does not say: `opt_in` (an
     #: `opted_in` record) or `opt_out` (allowed until an `opted_out`).
     default_consent: ClassVar[Literal["opt_in", "opt_out"]]
@@ -114,6 +130,35 @@ class Channel(Protocol):
     @classmethod
     def check_template(cls, template: Mapping[str, str]) -> list[str]:
         """Problems of a step's template beyond its fields (a value out of range)."""
+        ...
+
+    @classmethod
+    def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        """The key a suppression of the address this content reaches is stored under."""
+        ...
+
+    @classmethod
+    def suppression_keys(cls, contact: ContactSnapshot) -> frozenset[str]:
+        """The keys of every address of the contact on this channel."""
+        ...
+
+    @classmethod
+    def rejected_keys(
+        cls, error: PermanentError, contact: ContactSnapshot, content: Mapping[str, str]
+    ) -> frozenset[str]:
+        """The keys to suppress after `error` rejected the address (`address_rejected`) of
+        a touch with this content."""
+        ...
+
+    @classmethod
+    def probe_content(cls, contact: ContactSnapshot) -> Mapping[str, str]:
+        """Content that reaches one of the contact's addresses, for questions asked
+        without a step (how close is this contact to the limits on the channel?)."""
+        ...
+
+    @classmethod
+    def in_memory(cls, answer: FarEndAnswer) -> Channel:
+        """The adapter against an in-memory twin of its far end that answers `answer`."""
         ...
 
     def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
@@ -130,11 +175,16 @@ class Channel(Protocol):
 
 
 class BaseChannel:
-    """Defaults for adapters: a task channel with no template rules and nothing to close."""
+    """Defaults for adapters: a task channel that reaches the contact at the first of its
+    `address_fields` that holds a text, with no template rules and nothing to close."""
 
     name: ClassVar[str]
     template_fields: ClassVar[TemplateFields]
+    example_template: ClassVar[Mapping[str, str]]
+    address_fields: ClassVar[tuple[str, ...]] = ()
     outcomes: ClassVar[frozenset[str]] = frozenset()
+    opt_out_outcomes: ClassVar[frozenset[str]] = frozenset()
+    outcome_event: ClassVar[str] = "task_outcome"
     default_consent: ClassVar[Literal["opt_in", "opt_out"]] = "opt_out"
     default_weight: ClassVar[float] = 1.0
 
@@ -146,11 +196,48 @@ class BaseChannel:
     def check_template(cls, template: Mapping[str, str]) -> list[str]:
         return []
 
+    @classmethod
+    def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        """By default the address itself, without surrounding blanks."""
+        address = cls._field_address(contact)
+        return address.strip() if address else None
+
+    @classmethod
+    def suppression_keys(cls, contact: ContactSnapshot) -> frozenset[str]:
+        """By default the one address the channel reaches whatever the content."""
+        key = cls.suppression_key(contact, cls.probe_content(contact))
+        return frozenset() if key is None else frozenset({key})
+
+    @classmethod
+    def rejected_keys(
+        cls, error: PermanentError, contact: ContactSnapshot, content: Mapping[str, str]
+    ) -> frozenset[str]:
+        """By default the address the touch went to."""
+        key = cls.suppression_key(contact, content)
+        return frozenset() if key is None else frozenset({key})
+
+    @classmethod
+    def probe_content(cls, contact: ContactSnapshot) -> Mapping[str, str]:
+        return {}
+
+    @classmethod
+    def in_memory(cls, answer: FarEndAnswer) -> Channel:
+        """A task channel has no far end: workers do its touches."""
+        return cls()
+
     def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
-        raise NotImplementedError
+        return self._field_address(contact)
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         raise PermanentError(f"{self.name} touches are tasks for workers, not deliveries")
 
     async def close(self) -> None:
+        return None
+
+    @classmethod
+    def _field_address(cls, contact: ContactSnapshot) -> str | None:
+        for field_name in cls.address_fields:
+            value = getattr(contact, field_name)
+            if isinstance(value, str) and value:
+                return value
         return None

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Literal
 
-from channels.base import BaseChannel, ContactSnapshot, TemplateFields
+from channels.base import BaseChannel, TemplateFields
 
 __all__ = ["PhoneChannel"]
 
 
 class PhoneChannel(BaseChannel):
-    """A call a caller makes; the answer on the form becomes a `call_outcome` event."""
+    """A call a caller makes to the contact's number (E.164, so it is its own suppression
+    key); the answer on the form becomes a `call_outcome` event."""
 
     name: ClassVar[str] = "phone"
     #: A call costs a customer more attention than a mail.
@@ -20,6 +21,10 @@ class PhoneChannel(BaseChannel):
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"script"}), optional=frozenset({"notes"})
     )
+    example_template: ClassVar[Mapping[str, str]] = {
+        "script": "{{ contact.attributes.name }}様にご挨拶し、資料送付の可否を伺う。"
+    }
+    address_fields: ClassVar[tuple[str, ...]] = ("phone",)
     outcomes: ClassVar[frozenset[str]] = frozenset(
         {
             "connected",
@@ -34,6 +39,5 @@ class PhoneChannel(BaseChannel):
             "do_not_call",
         }
     )
-
-    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
-        return contact.phone
+    opt_out_outcomes: ClassVar[frozenset[str]] = frozenset({"do_not_call"})
+    outcome_event: ClassVar[str] = "call_outcome"

@@ -15,9 +15,11 @@ import orjson
 
 from channels.base import (
     BaseChannel,
+    Channel,
     ContactSnapshot,
     Delivery,
     DeliveryResult,
+    FarEndAnswer,
     PermanentError,
     TemplateFields,
     TransientError,
@@ -51,6 +53,12 @@ class SnsChannel(BaseChannel):
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"network", "message"}), optional=frozenset({"notes"})
     )
+    example_template: ClassVar[Mapping[str, str]] = {
+        "network": "x",
+        "message": "{{ contact.attributes.name }}さん、新作のご紹介です。",
+    }
+    #: One handle a network: `{"x": "@sato", "linkedin": "sato-hanako"}`.
+    address_fields: ClassVar[tuple[str, ...]] = ("social",)
     outcomes: ClassVar[frozenset[str]] = frozenset(
         {"sent", "replied", "connected", "not_reachable", "declined"}
     )
@@ -80,6 +88,36 @@ class SnsChannel(BaseChannel):
         if network is not None and "{" not in network and network not in NETWORKS:
             return [f"network must be one of {', '.join(sorted(NETWORKS))}, not {network!r}"]
         return []
+
+    @classmethod
+    def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        """`network:handle`: a handle means nothing without its network."""
+        network = content.get("network", "")
+        handle = contact.social.get(network)
+        return f"{network}:{handle}" if handle else None
+
+    @classmethod
+    def suppression_keys(cls, contact: ContactSnapshot) -> frozenset[str]:
+        return frozenset(f"{network}:{handle}" for network, handle in contact.social.items())
+
+    @classmethod
+    def probe_content(cls, contact: ContactSnapshot) -> Mapping[str, str]:
+        """The contact's first network: a step names the network, a question may not."""
+        return {"network": next(iter(contact.social), "")}
+
+    @classmethod
+    def in_memory(cls, answer: FarEndAnswer) -> Channel:
+        """Webhook mode against a bridge that answers 200, 503, 400 or 404. The bridge's
+        answers say nothing of the handle: a 404 is a refusal like any other."""
+        statuses: dict[FarEndAnswer, int] = {
+            "accept": 200,
+            "transient": 503,
+            "permanent": 400,
+            "dead_address": 404,
+        }
+        status = statuses[answer]
+        bridge = httpx.MockTransport(lambda _: httpx.Response(status, json={"id": "memory-1"}))
+        return cls("webhook", "http://bridge.invalid/touches", "in-memory", transport=bridge)
 
     def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
         return contact.social.get(content.get("network", ""))

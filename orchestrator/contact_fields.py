@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import zoneinfo
-from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
@@ -21,7 +19,6 @@ __all__ = [
     "check_timezone",
     "normalize_email",
     "normalize_phone",
-    "postal_key",
     "region_of_locale",
 ]
 
@@ -109,16 +106,10 @@ def _validated(value: str) -> ValidatedEmail:
         raise ValueError(str(exc)) from exc
 
 
-def address_hash(channel: str, address: str) -> str:
+def address_hash(channel: str, key: str) -> str:
     """The hash a suppression keeps instead of the address itself.
 
-    Email local parts are compared case-insensitively, as every mailbox provider does.
+    `key` is the channel's suppression key for the address (`Channel.suppression_key`):
+    the channel decides what makes two spellings one address.
     """
-    key = address.strip().lower() if channel == "email" else address.strip()
-    return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
-
-
-def postal_key(address: Mapping[str, Any]) -> str:
-    """A postal address as one comparable string: country, postal code and street lines."""
-    parts = (address.get(part) or "" for part in ("country", "postal_code", "line1", "line2"))
-    return "|".join(" ".join(part.split()).lower() for part in parts)
+    return hashlib.sha256(f"{channel}:{key.strip()}".encode()).hexdigest()

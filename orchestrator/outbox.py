@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from channels.base import Channel, Delivery, DeliveryResult, PermanentError, TransientError
+from channels.base import (
+    Channel,
+    ContactSnapshot,
+    Delivery,
+    DeliveryResult,
+    PermanentError,
+    TransientError,
+)
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression, Touch
@@ -37,6 +44,8 @@ class _Outcome:
     result: DeliveryResult | None = None
     transient: str | None = None
     permanent: PermanentError | None = None
+    #: The contact as the adapter saw it: the address a hard bounce declares dead.
+    contact: ContactSnapshot | None = None
 
 
 class Outbox:
@@ -120,7 +129,7 @@ class Outbox:
             except TransientError as exc:
                 return _Outcome(touch, transient=str(exc))
             except PermanentError as exc:
-                return _Outcome(touch, permanent=exc)
+                return _Outcome(touch, permanent=exc, contact=delivery.contact)
         raise AssertionError("tenacity either returns or re-raises")
 
     async def _record(self, session: AsyncSession, outcomes: list[_Outcome], now: datetime) -> None:
@@ -151,32 +160,39 @@ class Outbox:
                 error = outcome.transient or str(outcome.permanent)
                 row.update(status="failed", error=error)
                 if outcome.permanent is not None and outcome.permanent.address_rejected:
-                    await self._hard_bounce(session, touch, error, now)
+                    assert outcome.contact is not None
+                    await self._hard_bounce(session, outcome.permanent, outcome.contact, touch, now)
             rows.append(row)
         await TouchStore(session).record_outcomes(rows)
 
     async def _hard_bounce(
-        self, session: AsyncSession, touch: Touch, error: str, now: datetime
+        self,
+        session: AsyncSession,
+        error: PermanentError,
+        contact: ContactSnapshot,
+        touch: Touch,
+        now: datetime,
     ) -> None:
-        """A dead address: suppress it on the channel and tell the enrollments (a `bounce`)."""
-        contact = await ContactStore(session).get(touch.contact_id)
-        if contact is not None and touch.channel == "email" and contact.email:
-            await SuppressionStore(session).add_many(
-                [
-                    Suppression(
-                        channel="email",
-                        address_hash=address_hash("email", contact.email),
-                        reason="hard_bounce",
-                        source=f"touch {touch.id}",
-                        created_at=now,
-                    )
-                ]
-            )
+        """A dead address: suppress it on the channel, under the keys the channel gives for
+        the failure, and tell the enrollments (a `bounce`)."""
+        keys = self._channels[touch.channel].rejected_keys(error, contact, touch.content)
+        await SuppressionStore(session).add_many(
+            [
+                Suppression(
+                    channel=touch.channel,
+                    address_hash=address_hash(touch.channel, key),
+                    reason="hard_bounce",
+                    source=f"touch {touch.id}",
+                    created_at=now,
+                )
+                for key in sorted(keys)
+            ]
+        )
         assert touch.id is not None
         await EventService(session, self._clock).record(
             contact_id=touch.contact_id,
             type="bounce",
-            data={"bounce_type": "hard", "channel": touch.channel, "error": error},
+            data={"bounce_type": "hard", "channel": touch.channel, "error": str(error)},
             dedupe_key=f"bounce:{touch.id}",
             source="outbox",
             touch_id=touch.id,

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from channels.base import ContactSnapshot
-from orchestrator.contact_fields import address_hash, postal_key
+from channels.registry import channel_class, channel_names
+from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression
 
 __all__ = [
@@ -91,16 +92,14 @@ def template_context(contact: ContactSnapshot, campaign: dict[str, Any]) -> dict
 
 
 def address_hashes(contact: ContactLike) -> dict[str, set[str]]:
-    """The hashes a suppression of each channel would carry for this contact's addresses."""
+    """The hashes a suppression of each registered channel would carry for this contact's
+    addresses: each channel says under which keys it knows them."""
+    seen = snapshot(contact)
     hashes: dict[str, set[str]] = {}
-    if contact.email:
-        hashes.setdefault("email", set()).add(address_hash("email", contact.email))
-    if contact.phone:
-        hashes.setdefault("phone", set()).add(address_hash("phone", contact.phone))
-    if contact.address:
-        hashes.setdefault("dm", set()).add(address_hash("dm", postal_key(contact.address)))
-    for network, handle in contact.social.items():
-        hashes.setdefault("sns", set()).add(address_hash("sns", f"{network}:{handle}"))
+    for name in channel_names():
+        keys = channel_class(name).suppression_keys(seen)
+        if keys:
+            hashes[name] = {address_hash(name, key) for key in keys}
     return hashes
 
 

@@ -6,10 +6,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from channels.dm import DmChannel
-from channels.email import EmailChannel
-from channels.phone import PhoneChannel
-from channels.sns import SnsChannel
+from channels.base import Channel
+from channels.registry import channel_class, channel_names
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.models import ContactUpsert, Enrollment, Touch
@@ -19,12 +17,8 @@ from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentServi
 from orchestrator.services.events import EventService
 from orchestrator.services.tasks import TaskClaim, TaskCompletion, TaskService
 
-CHANNELS = {
-    "email": EmailChannel(),
-    "phone": PhoneChannel(),
-    "dm": DmChannel(),
-    "sns": SnsChannel(),
-}
+#: Every registered channel, the test plugin too, as an installation with no options has it.
+CHANNELS: dict[str, Channel] = {name: channel_class(name)() for name in sorted(channel_names())}
 
 ADDRESS = {"postal_code": "150-0001", "country": "JP", "locality": "渋谷区", "line1": "神宮前1-2-3"}
 

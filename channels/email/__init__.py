@@ -1,5 +1,6 @@
 """Email over SMTP."""
 
-from channels.email.adapter import EmailChannel, SmtpConfig
+from channels.email.adapter import EmailChannel
+from channels.email.transport import MemorySmtp, SmtpConfig, SmtpPool, SmtpTransport
 
-__all__ = ["EmailChannel", "SmtpConfig"]
+__all__ = ["EmailChannel", "MemorySmtp", "SmtpConfig", "SmtpPool", "SmtpTransport"]

@@ -1,40 +1,33 @@
-"""The email channel: messages sent over a pool of SMTP connections."""
+"""The email channel: messages handed to an SMTP relay through a transport."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar, Literal
-
-import aiosmtplib
 
 from channels.base import (
     BaseChannel,
+    Channel,
     ContactSnapshot,
     Delivery,
     DeliveryResult,
+    FarEndAnswer,
     PermanentError,
     TemplateFields,
     TransientError,
 )
 from channels.email.message import SenderIdentity, build_message, message_id_for
+from channels.email.transport import (
+    MemorySmtp,
+    SmtpConfig,
+    SmtpPool,
+    SmtpRefusal,
+    SmtpTransport,
+    SmtpUnreachable,
+)
 
-__all__ = ["EmailChannel", "SmtpConfig"]
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """Where the relay is and how to talk to it."""
-
-    host: str = "127.0.0.1"
-    port: int = 1025
-    username: str | None = None
-    password: str | None = None
-    tls: Literal["none", "starttls", "tls"] = "none"
-    pool_size: int = 4
-    timeout: float = 30.0
+__all__ = ["EmailChannel"]
 
 
 class EmailChannel(BaseChannel):
@@ -49,25 +42,47 @@ class EmailChannel(BaseChannel):
         optional=frozenset({"from"}),
         one_of=frozenset({"text", "html"}),
     )
+    example_template: ClassVar[Mapping[str, str]] = {
+        "subject": "{{ contact.attributes.name }}様、ようこそ",
+        "text": "ご登録ありがとうございます。",
+    }
+    address_fields: ClassVar[tuple[str, ...]] = ("email",)
     outcomes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
-        self, smtp: SmtpConfig | None = None, sender: SenderIdentity | None = None
+        self,
+        smtp: SmtpConfig | None = None,
+        sender: SenderIdentity | None = None,
+        transport: SmtpTransport | None = None,
     ) -> None:
-        self._smtp = smtp or SmtpConfig()
+        """`transport` replaces the pool of connections to `smtp` (a MemorySmtp in tests)."""
+        self._transport = transport or SmtpPool(smtp or SmtpConfig())
         self._sender = sender or SenderIdentity(address="kizuna@localhost")
-        self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
-        self._slots = asyncio.Semaphore(self._smtp.pool_size)
 
     @property
     def mode(self) -> Literal["send", "task"]:
         return "send"
 
-    def address(self, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
-        return contact.email
+    @classmethod
+    def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
+        """The address in lower case: every mailbox provider ignores the case of local parts."""
+        return contact.email.strip().lower() if contact.email else None
+
+    @classmethod
+    def in_memory(cls, answer: FarEndAnswer) -> Channel:
+        """Against a MemorySmtp that takes the message, or answers 451, 554, or 550 to the
+        recipient."""
+        replies: dict[FarEndAnswer, tuple[int, str] | None] = {
+            "accept": None,
+            "transient": (451, "4.3.0 try again later"),
+            "permanent": (554, "5.7.1 message refused"),
+            "dead_address": (550, "5.1.1 no such user"),
+        }
+        relay = MemorySmtp(replies[answer], at_recipient=answer == "dead_address")
+        return cls(transport=relay)
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
-        """Send the message over a pooled connection; its Message-ID comes from the touch."""
+        """Send the message over the transport; its Message-ID comes from the touch."""
         recipient = delivery.contact.email
         if not recipient:
             raise PermanentError("the contact has no email address")
@@ -79,52 +94,18 @@ class EmailChannel(BaseChannel):
             message_id=message_id,
             marketing=delivery.category == "marketing",
         )
-        async with self._slots:
-            connection = await self._connection()
-            try:
-                await connection.send_message(message)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                await _reset_or_close(connection, self._idle)
-                (refusal, *_) = exc.recipients  # one recipient a message
-                raise _refused_recipient(refusal.code, refusal.message) from exc
-            except aiosmtplib.SMTPResponseException as exc:
-                await _reset_or_close(connection, self._idle)
-                raise _by_code(exc.code, exc.message) from exc
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                connection.close()
-                raise TransientError(f"SMTP connection failed: {type(exc).__name__}") from exc
-            self._idle.put_nowait(connection)
+        try:
+            await self._transport.send(message)
+        except SmtpRefusal as exc:
+            if exc.at_recipient:
+                raise _refused_recipient(exc.code, exc.text) from exc
+            raise _by_code(exc.code, exc.text) from exc
+        except SmtpUnreachable as exc:
+            raise TransientError(str(exc)) from exc
         return DeliveryResult(message_id=message_id)
 
-    async def _connection(self) -> aiosmtplib.SMTP:
-        while not self._idle.empty():
-            connection = self._idle.get_nowait()
-            if connection.is_connected:
-                return connection
-        smtp = self._smtp
-        connection = aiosmtplib.SMTP(
-            hostname=smtp.host,
-            port=smtp.port,
-            username=smtp.username,
-            password=smtp.password,
-            use_tls=smtp.tls == "tls",
-            start_tls=True if smtp.tls == "starttls" else False,
-            timeout=smtp.timeout,
-        )
-        try:
-            await connection.connect()
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TransientError(f"cannot reach the SMTP relay: {type(exc).__name__}") from exc
-        return connection
-
     async def close(self) -> None:
-        while not self._idle.empty():
-            connection = self._idle.get_nowait()
-            if connection.is_connected:
-                try:
-                    await connection.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    connection.close()
+        await self._transport.close()
 
 
 def _by_code(code: int, text: str) -> TransientError | PermanentError:
@@ -153,15 +134,3 @@ def _refused_recipient(code: int, text: str) -> TransientError | PermanentError:
         else code in (550, 551, 553)
     )
     return PermanentError(f"SMTP {code}: {text}", address_rejected=dead)
-
-
-async def _reset_or_close(
-    connection: aiosmtplib.SMTP, idle: asyncio.LifoQueue[aiosmtplib.SMTP]
-) -> None:
-    """After a refused transaction the connection may be reused once it is reset."""
-    try:
-        await connection.rset()
-    except (aiosmtplib.SMTPException, OSError):
-        connection.close()
-        return
-    idle.put_nowait(connection)

@@ -16,10 +16,6 @@ from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
 from policies import Allow, Candidate, ContactFacts, Defer, History, evaluate
-from policies.model import CapRule, MinGapRule, QuietHoursRule
-from policies.rules.cap import cap_earliest, cap_used, counted
-from policies.rules.gap import gap_earliest, last_within
-from policies.rules.quiet_hours import next_opening
 
 __all__ = ["ChannelPressure", "Pressure", "PressureService", "RulePressure"]
 
@@ -72,28 +68,11 @@ class PressureService:
             [contact_id], now - policy.longest_window
         )
         history = History(touch for _, touch in touches)
+        costs = {name: policy.weight(name) for name in self._channels}
         rules = []
         for rule in policy.rules:
-            if isinstance(rule, CapRule):
-                used = cap_used(rule, counted(rule, history, now))
-                # What the lightest touch the cap counts would need (one touch, or points).
-                cost = min(
-                    (policy.weight(ch) for ch in self._channels if rule.applies_to(ch)), default=1
-                )
-                free = cap_earliest(rule, history, cost if rule.unit == "weight" else 1, now)
-                rules.append(
-                    RulePressure(rule.name, rule.type, rule.channels, used, rule.max, free)
-                )
-            elif isinstance(rule, MinGapRule):
-                last = last_within(rule, history, now)
-                rules.append(
-                    RulePressure(rule.name, rule.type, rule.channels, 1 if last else 0, 1,
-                                 gap_earliest(rule, history, now))
-                )  # fmt: skip
-            else:
-                assert isinstance(rule, QuietHoursRule)
-                opens = next_opening(rule, now, contact.timezone)
-                rules.append(RulePressure(rule.name, rule.type, rule.channels, None, None, opens))
+            reading = rule.reading(history, costs, contact.timezone, now)
+            rules.append(RulePressure(rule.name, rule.type, rule.channels, *reading))
 
         hashes = address_hashes(contact)
         every_hash = {h for found in hashes.values() for h in found}
@@ -103,8 +82,8 @@ class PressureService:
         seen = snapshot(contact)
         channels = []
         for name, adapter in sorted(self._channels.items()):
-            content = {"network": next(iter(seen.social), "")} if name == "sns" else {}
-            candidate = Candidate(name, "marketing", adapter.address(seen, content))
+            address = adapter.address(seen, adapter.probe_content(seen))
+            candidate = Candidate(name, "marketing", address)
             decision = evaluate(candidate, history, policy, facts, now)
             if isinstance(decision, Allow):
                 channels.append(ChannelPressure(name, "allow", now, None, None))

@@ -159,7 +159,8 @@ class TaskService:
         """Close the task with its outcome: an event for the enrollments, consent for the log."""
         await self._lock_contact_of(touch_id)
         touch, now = await self._held(touch_id, completion.worker)
-        outcomes = self._channels[touch.channel].outcomes
+        channel = self._channels[touch.channel]
+        outcomes = channel.outcomes
         if outcomes and completion.outcome not in outcomes:
             raise InvalidInput(
                 f"{completion.outcome!r} is not an outcome of {touch.channel} tasks",
@@ -185,12 +186,12 @@ class TaskService:
         touch.lease_until, touch.updated_at = None, now
         self._session.add(touch)
         consent = dict(completion.consent)
-        if touch.channel == "phone" and completion.outcome == "do_not_call":
-            consent["phone"] = "opted_out"
+        if completion.outcome in channel.opt_out_outcomes:
+            consent[touch.channel] = "opted_out"
         await self._record_consent(touch, completion, consent, now)
         await self._event_intake.record(
             contact_id=touch.contact_id,
-            type="call_outcome" if touch.channel == "phone" else "task_outcome",
+            type=channel.outcome_event,
             data={
                 **completion.data,
                 "outcome": completion.outcome,
