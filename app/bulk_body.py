@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from app.errors import NotJson
 from orchestrator.errors import DomainError, InvalidInput, TooLarge
 
 __all__ = ["JSON_TYPES", "NDJSON_TYPES", "UnsupportedMediaType", "read_rows"]
@@ -47,7 +48,7 @@ def _json_rows(body: bytes) -> list[Any]:
     try:
         rows = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
+        raise NotJson(
             "The body is not JSON.",
             errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
         ) from exc
@@ -72,7 +73,7 @@ def _ndjson_rows(body: bytes) -> list[Any]:
                 {"loc": ["body", index], "msg": f"line {index + 1}: {exc}", "type": "json_invalid"}
             )
     if problems:
-        raise InvalidInput(
+        raise NotJson(
             f"{len(problems)} line(s) of the NDJSON body are not JSON; nothing was stored.",
             errors=problems,
         )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, cast
 
 import typer
@@ -15,9 +18,11 @@ from app.demo import load_demo
 from app.logging import configure_logging
 from app.main import create_app
 from app.migrations import migrate as run_migrations
-from app.runtime import start_runtime
+from app.runtime import NotMigrated, check_migrated, start_runtime
 from app.settings import Settings, get_settings
 from orchestrator.clock import SystemClock
+from orchestrator.errors import DomainError
+from orchestrator.models import ApiKey
 from orchestrator.services.api_keys import SCOPES, ApiKeyService, Scope
 
 __all__ = ["main"]
@@ -41,9 +46,19 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     host, port = host or settings.host, port or settings.port
+    asyncio.run(_check_database(settings.database_url))
     typer.echo(f"Kizuna on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     app = create_app(settings, run_engine=engine)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+async def _check_database(url: str) -> None:
+    """Fail before the server starts, in one line, where the lifespan would fail later."""
+    engine = create_engine(url)
+    try:
+        await check_migrated(engine, url)
+    finally:
+        await engine.dispose()
 
 
 @cli.command()
@@ -76,6 +91,19 @@ def migrate() -> None:
     run_migrations(get_settings().database_url)
 
 
+@asynccontextmanager
+async def _key_service() -> AsyncIterator[ApiKeyService]:
+    """Key management in one transaction on the database of KIZUNA_DATABASE_URL."""
+    url = get_settings().database_url
+    engine = create_engine(url)
+    try:
+        await check_migrated(engine, url)
+        async with create_sessionmaker(engine).begin() as session:
+            yield ApiKeyService(session, SystemClock())
+    finally:
+        await engine.dispose()
+
+
 @keys_cli.command("create")
 def create_key(
     name: Annotated[str, typer.Option(help="who the key is for")],
@@ -90,13 +118,60 @@ def create_key(
 
 
 async def _create_key(name: str, scopes: list[Scope]) -> str:
-    engine = create_engine(get_settings().database_url)
-    try:
-        async with create_sessionmaker(engine).begin() as session:
-            _, secret = await ApiKeyService(session, SystemClock()).create(name, scopes)
-    finally:
-        await engine.dispose()
+    async with _key_service() as service:
+        _, secret = await service.create(name, scopes)
     return secret
+
+
+@keys_cli.command("list")
+def list_keys() -> None:
+    """List every key, newest first, revoked ones included; never their secrets."""
+    keys = asyncio.run(_list_keys())
+    header = ("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+    typer.echo(_table([header, *(_key_row(key) for key in keys)]))
+
+
+async def _list_keys() -> list[ApiKey]:
+    async with _key_service() as service:
+        return await service.list()
+
+
+def _key_row(key: ApiKey) -> tuple[str, ...]:
+    return (
+        str(key.id),
+        key.name,
+        key.prefix,
+        ",".join(key.scopes),
+        _when(key.created_at),
+        _when(key.last_used_at),
+        _when(key.revoked_at),
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+@keys_cli.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="the key's id (`kizuna keys list`)")],
+) -> None:
+    """Revoke a key: it stops working at once. The last active admin key cannot be revoked."""
+    key = asyncio.run(_revoke_key(key_id))
+    typer.echo(f"API key {key.id} ({key.name}) revoked at {_when(key.revoked_at)}.")
+
+
+async def _revoke_key(key_id: int) -> ApiKey:
+    async with _key_service() as service:
+        return await service.revoke(key_id)
 
 
 @cli.command()
@@ -117,4 +192,9 @@ async def _load_demo(settings: Settings) -> int:
 
 def main() -> None:
     """Entry point of the `kizuna` console script."""
-    cli()
+    try:
+        cli()
+    except (NotMigrated, DomainError) as exc:
+        # What the user can act on is one line, not a traceback.
+        typer.echo(f"kizuna: {exc}", err=True)
+        raise SystemExit(1) from None

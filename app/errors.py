@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from orchestrator.errors import DomainError, problems
 
-__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "NotJson", "install_error_handlers", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("kizuna.errors")
@@ -31,6 +32,11 @@ _TITLES = {
     422: ("validation-error", "Invalid input"),
     500: ("internal-error", "Internal error"),
 }
+
+
+class NotJson(DomainError):
+    """The body cannot be read as JSON at all: 400, where JSON that is not a valid payload
+    is 422. Nothing in such a request is stored."""
 
 
 def problem_response(
@@ -66,6 +72,23 @@ async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unreadable = [error for error in exc.errors() if error.get("type") == "json_invalid"]
+    if unreadable:
+        return problem_response(
+            400,
+            "The body is not JSON.",
+            errors=[
+                {
+                    "loc": ["body"],
+                    # FastAPI puts the offset where the JSON breaks in `loc`; it is no field.
+                    "msg": str(
+                        json.JSONDecodeError(error["ctx"]["error"], exc.body, error["loc"][-1])
+                    ),
+                    "type": "json_invalid",
+                }
+                for error in unreadable
+            ],
+        )
     errors = problems(exc.errors())
     count = len(errors)
     detail = f"{count} problem{'s' if count != 1 else ''} in the request"

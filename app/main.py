@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, RequestContext
-from app.routers import campaigns, contacts, events, health, keys, policy, tasks
+from app.routers import campaigns, contacts, events, health, home, keys, policy, tasks
 from app.runtime import start_runtime
 from app.schemas.problems import problems_as_problem_json
 from app.settings import Settings, get_settings
@@ -46,8 +47,17 @@ def create_app(
         finally:
             await runtime.close()
 
-    app = FastAPI(title="Kizuna", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+    # The docs pages load Swagger UI and ReDoc from files shipped with fastapi-offline, not
+    # from a CDN: they work offline and behind a firewall.
+    app = FastAPIOffline(
+        title="Kizuna",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        static_url="/static/docs",
+    )
     install_error_handlers(app)
+    app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(contacts.router)
     app.include_router(campaigns.router)

@@ -6,12 +6,18 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.channels import build_channels
 from app.database import create_engine, create_sessionmaker, is_sqlite
+from app.migrations import alembic_config
 from app.settings import Settings
 from channels.base import Channel
 from orchestrator.catalog import CampaignCatalog
@@ -23,7 +29,57 @@ from orchestrator.schedules import ScheduleRunner
 from orchestrator.services.api_keys import ApiKeyService
 from orchestrator.services.installation import ensure_secret_key
 
-__all__ = ["Runtime", "start_runtime"]
+__all__ = ["NotMigrated", "Runtime", "check_migrated", "start_runtime"]
+
+
+class NotMigrated(Exception):
+    """The database has no Kizuna schema, or an older one than this Kizuna's."""
+
+
+async def check_migrated(engine: AsyncEngine, url: str) -> None:
+    """Raise `NotMigrated`, in one line naming the way out, unless `url`'s database has the
+    newest schema: whatever runs before it would fail on a missing table or column."""
+    where = make_url(url).render_as_string(hide_password=True)
+    sqlite_file = _sqlite_file(url)
+    if sqlite_file is not None and not sqlite_file.exists():
+        # Connecting would leave an empty file behind, wherever the command ran.
+        raise NotMigrated(
+            f"The database at KIZUNA_DATABASE_URL ({where}) is not migrated: there is no "
+            f"file {sqlite_file}. Run `kizuna migrate` first."
+        )
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revisions)
+    newest = _newest_revisions(url)
+    if not current or (newest is not None and current != newest):
+        state = f"at revision {', '.join(sorted(current))}" if current else "empty"
+        raise NotMigrated(
+            f"The database at KIZUNA_DATABASE_URL ({where}) is not migrated ({state}). "
+            "Run `kizuna migrate` first."
+        )
+
+
+def _current_revisions(connection: Connection) -> set[str]:
+    """The revisions `kizuna migrate` wrote into Alembic's table; none before it first ran."""
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database; None for other databases and in-memory ones."""
+    database = make_url(url).database
+    if not is_sqlite(url) or database in (None, "", ":memory:"):
+        return None
+    return Path(database).resolve()
+
+
+def _newest_revisions(url: str) -> set[str] | None:
+    """The head revisions of the migrations; None where they are not at hand (an installed
+    wheel run outside the directory that holds `alembic/`), so only emptiness is checked."""
+    try:
+        return set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    except CommandError:
+        return None
 
 
 @dataclass
@@ -92,10 +148,12 @@ class Runtime:
 
 
 async def start_runtime(settings: Settings, clock: Clock) -> Runtime:
-    """Connect, and make sure the signing secret and the bootstrap admin key exist."""
+    """Connect, check the schema, and make sure the signing secret and the bootstrap admin
+    key exist."""
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
     try:
+        await check_migrated(engine, settings.database_url)
         async with sessions.begin() as session:
             if settings.secret_key is not None:
                 secret_key = settings.secret_key.get_secret_value()

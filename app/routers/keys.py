@@ -43,7 +43,8 @@ async def list_keys(service: ServiceDep, _key: AdminKey) -> list[ApiKeyPublic]:
     return [ApiKeyPublic.model_validate(record) for record in await service.list()]
 
 
-@router.delete("/{key_id:int}", response_model=ApiKeyPublic, responses=problem_responses(404))
+@router.delete("/{key_id:int}", response_model=ApiKeyPublic, responses=problem_responses(404, 409))
 async def revoke_key(key_id: KeyId, service: ServiceDep, _key: AdminKey) -> ApiKeyPublic:
-    """Revoke a key: it stops working at once; the record stays for the audit trail."""
+    """Revoke a key: it stops working at once; the record stays for the audit trail. The last
+    active admin key cannot be revoked (409): nobody could manage keys without it."""
     return ApiKeyPublic.model_validate(await service.revoke(key_id))

@@ -28,14 +28,14 @@ class ProblemDocument(BaseModel):
 
 
 _MEANINGS = {
-    400: "the body cannot be read (not UTF-8, not JSON)",
+    400: "the body is not JSON (or not UTF-8); `errors` says where it breaks",
     401: "no API key, or an unknown or revoked one",
     403: "the API key lacks the route's scope",
     404: "no such resource",
     409: "the resource is not in a state that allows this",
     413: "the body (or its number of rows) is over the limit",
     415: "the body's media type is not one this route reads",
-    422: "the input is invalid; `errors` lists every problem",
+    422: "the body is JSON but the input is invalid; `errors` lists every problem",
     503: "a dependency is unavailable",
 }
 

@@ -54,7 +54,12 @@ class ContactUpsert(BaseModel):
     locale: str | None = Field(default=None, max_length=35)
     phone: str | None = Field(default=None, max_length=64)
     address: PostalAddress | None = None
-    social: dict[str, str] | None = None
+    social: dict[str, str] | None = Field(
+        default=None,
+        description='handles by network, such as `{"x": "@sato"}`; any lower-case network '
+        "name is kept, and the `sns` channel reaches those it knows: linkedin, x, facebook, "
+        "instagram",
+    )
     timezone: str | None = None
     paused_until: Instant | None = None
     attributes: dict[str, Any] | None = None

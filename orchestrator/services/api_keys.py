@@ -11,7 +11,7 @@ from typing import Literal, get_args
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
-from orchestrator.errors import NotFound
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import ApiKey
 from orchestrator.store.api_keys import ApiKeyStore
 
@@ -86,10 +86,21 @@ class ApiKeyService:
         return await self._keys.all()
 
     async def revoke(self, key_id: int) -> ApiKey:
-        """Revoke a key; revoking twice keeps the first time."""
-        record = await self._keys.get(key_id)
+        """Revoke a key; revoking twice keeps the first time. The last active admin key
+        stays: without it nobody could make or revoke keys any more."""
+        active = await self._keys.lock_active()
+        record = next((key for key in active if key.id == key_id), None)
         if record is None:
-            raise NotFound(f"API key {key_id} does not exist")
-        if record.revoked_at is None:
-            record.revoked_at = self._clock.now()
+            revoked = await self._keys.get(key_id)
+            if revoked is None:
+                raise NotFound(f"API key {key_id} does not exist")
+            return revoked
+        if "admin" in record.scopes and not any(
+            "admin" in key.scopes for key in active if key is not record
+        ):
+            raise Conflict(
+                f"API key {key_id} ({record.name}) is the last active admin key; revoking it "
+                "would leave nobody able to manage keys. Create another admin key first."
+            )
+        record.revoked_at = self._clock.now()
         return record

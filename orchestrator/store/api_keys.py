@@ -28,13 +28,25 @@ class ApiKeyStore:
         return result.first()
 
     async def get(self, key_id: int) -> ApiKey | None:
-        """The key with this id."""
-        return await self._session.get(ApiKey, key_id)
+        """The key with this id, as stored now."""
+        return await self._session.get(ApiKey, key_id, populate_existing=True)
 
     async def all(self) -> list[ApiKey]:
         """Every key, newest first."""
         result = await self._session.exec(select(ApiKey).order_by(col(ApiKey.id).desc()))
         return list(result)
+
+    async def lock_active(self) -> list[ApiKey]:
+        """Every key not revoked, locked until the transaction ends, so that revocations
+        running at once each see what the others left."""
+        statement = (
+            select(ApiKey)
+            .where(col(ApiKey.revoked_at).is_(None))
+            .order_by(col(ApiKey.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return list(await self._session.exec(statement))
 
     async def add(self, key: ApiKey) -> ApiKey:
         """Store a new key and give it its id."""

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlmodel import select
+import asyncio
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.database import create_engine, create_sessionmaker
 from app.main import create_app
+from orchestrator.clock import Clock
+from orchestrator.errors import Conflict
 from orchestrator.models import ApiKey
-from orchestrator.services.api_keys import hash_key
+from orchestrator.services.api_keys import ApiKeyService, hash_key
 from tests.app.test_contacts_api import assert_problem
 from tests.conftest import ADMIN_KEY
+from tests.databases import empty_postgres
+
+BOOTSTRAP = "admin (KIZUNA_ADMIN_API_KEY)"
 
 
 async def make_key(client, *scopes: str, name: str = "k") -> str:
@@ -20,6 +31,11 @@ async def make_key(client, *scopes: str, name: str = "k") -> str:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+async def key_id(client, name: str, *, as_key: str = ADMIN_KEY) -> int:
+    listed = (await client.get("/v1/keys", headers=bearer(as_key))).json()
+    return next(k["id"] for k in listed if k["name"] == name)
 
 
 async def test_a_request_without_a_key_is_401_with_a_bearer_challenge(client):
@@ -96,3 +112,72 @@ async def test_the_bootstrap_admin_key_is_kept_across_restarts(settings, clock, 
     async with sessions() as session:
         rows = (await session.exec(select(ApiKey))).all()
     assert [(row.key_hash, row.scopes) for row in rows] == [(hash_key(ADMIN_KEY), ["admin"])]
+
+
+async def test_the_last_active_admin_key_cannot_be_revoked(client):
+    await make_key(client, "campaigns", "worker", "events", name="not-admin")
+    bootstrap = await key_id(client, BOOTSTRAP)
+    body = assert_problem(await client.delete(f"/v1/keys/{bootstrap}"), 409)
+    assert body["detail"] == (
+        f"API key {bootstrap} ({BOOTSTRAP}) is the last active admin key; revoking it would "
+        "leave nobody able to manage keys. Create another admin key first."
+    )
+    listed = (await client.get("/v1/keys")).json()
+    assert all(k["revoked_at"] is None for k in listed)
+
+
+async def test_an_admin_key_may_revoke_itself_while_another_admin_key_stays(client):
+    second = await make_key(client, "admin", "campaigns", name="second")
+    bootstrap = await key_id(client, BOOTSTRAP)
+    assert (await client.delete(f"/v1/keys/{bootstrap}")).status_code == 200
+    assert_problem(await client.get("/v1/keys"), 401)
+    second_id = await key_id(client, "second", as_key=second)
+    assert_problem(await client.delete(f"/v1/keys/{second_id}", headers=bearer(second)), 409)
+
+
+async def _revoke_alone(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, revoked: int
+) -> ApiKey:
+    async with sessions.begin() as session:
+        return await ApiKeyService(session, clock).revoke(revoked)
+
+
+async def _until_one_waits_for_a_lock(engine: AsyncEngine, task: asyncio.Task[ApiKey]) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with engine.connect() as connection:
+        for _ in range(1000):
+            if task.done() or (await connection.execute(waiting)).scalar_one():
+                return
+            await asyncio.sleep(0.01)
+    pytest.fail("the second revocation neither finished nor waited")
+
+
+@pytest.mark.postgres
+async def test_two_admin_keys_revoked_at_once_leave_one_active(postgres_url, clock):
+    empty_postgres(postgres_url)
+    engine = create_engine(postgres_url, pool_size=3)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions.begin() as session:
+            service = ApiKeyService(session, clock)
+            first, _ = await service.create("first", ["admin"])
+            second, _ = await service.create("second", ["admin"])
+        assert first.id is not None
+        assert second.id is not None
+        async with sessions() as session:
+            await ApiKeyService(session, clock).revoke(first.id)
+            other = asyncio.create_task(_revoke_alone(sessions, clock, second.id))
+            await _until_one_waits_for_a_lock(engine, other)
+            await session.commit()
+        with pytest.raises(Conflict, match="last active admin key"):
+            await other
+        async with sessions() as session:
+            active = (
+                await session.exec(select(ApiKey).where(col(ApiKey.revoked_at).is_(None)))
+            ).all()
+        assert [key.name for key in active] == ["second"]
+    finally:
+        await engine.dispose()

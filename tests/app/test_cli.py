@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.migrations import migrate
+
 KIZUNA = str(Path(sys.executable).with_name("kizuna"))
 
 
@@ -24,10 +26,33 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def kizuna(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def kizuna(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KIZUNA, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [KIZUNA, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+COMMANDS_ON_THE_DATABASE = [
+    ["serve"],
+    ["dispatch"],
+    ["demo"],
+    ["keys", "create", "--name", "ops", "--scope", "admin"],
+    ["keys", "list"],
+    ["keys", "revoke", "1"],
+]
+
+
+def assert_told_to_migrate(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message, message
+    assert "is not migrated" in message
+    assert "KIZUNA_DATABASE_URL" in message
+    assert "`kizuna migrate`" in message
+    return message
 
 
 def free_port() -> int:
@@ -106,3 +131,85 @@ def test_serve_answers_over_http_and_stops_on_sigterm(environment):
     assert server.returncode in (0, -signal.SIGTERM)
     assert "GET /v1/contacts 200" in log
     assert "sato.hanako" not in log
+
+
+@pytest.mark.parametrize("command", COMMANDS_ON_THE_DATABASE, ids=" ".join)
+def test_a_command_run_where_there_is_no_database_says_to_migrate_in_one_line(
+    environment, tmp_path, command
+):
+    environment["KIZUNA_DATABASE_URL"] = "sqlite+aiosqlite:///./kizuna.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    message = assert_told_to_migrate(kizuna(environment, *command, cwd=elsewhere))
+    assert str(elsewhere / "kizuna.db") in message
+    assert not (elsewhere / "kizuna.db").exists(), "no empty database is left behind"
+
+
+def test_a_command_on_a_database_of_an_older_schema_says_to_migrate(environment):
+    migrate(environment["KIZUNA_DATABASE_URL"], "0001")
+    message = assert_told_to_migrate(kizuna(environment, "demo"))
+    assert "at revision 0001" in message
+
+
+def test_a_command_on_an_empty_database_says_to_migrate(environment, tmp_path):
+    (tmp_path / "cli.db").touch()
+    message = assert_told_to_migrate(kizuna(environment, "keys", "list"))
+    assert "(empty)" in message
+
+
+def keys_listed(environment) -> dict[str, dict[str, str]]:
+    listed = kizuna(environment, "keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[:4] == ["id", "name", "prefix", "scopes"]
+    fields = ("id", "name", "prefix", "scopes", "created", "last_used", "revoked")
+    return {cells[1]: dict(zip(fields, cells, strict=True)) for cells in map(str.split, rows)}
+
+
+def test_keys_list_shows_every_key_without_its_secret(environment):
+    kizuna(environment, "migrate")
+    admin = kizuna(environment, "keys", "create", "--name", "ops", "--scope", "admin").stdout
+    crm = kizuna(
+        environment, "keys", "create", "--name", "crm", "--scope", "campaigns", "--scope", "events"
+    ).stdout
+    listed = keys_listed(environment)
+    assert set(listed) == {"ops", "crm"}
+    assert listed["crm"]["scopes"] == "campaigns,events"
+    assert crm.startswith(listed["crm"]["prefix"])
+    assert (listed["ops"]["last_used"], listed["ops"]["revoked"]) == ("-", "-")
+    output = kizuna(environment, "keys", "list").stdout
+    assert admin.strip() not in output
+    assert crm.strip() not in output
+
+
+def test_keys_revoke_revokes_a_key_at_once(environment):
+    kizuna(environment, "migrate")
+    kizuna(environment, "keys", "create", "--name", "ops", "--scope", "admin")
+    crm = kizuna(environment, "keys", "create", "--name", "crm", "--scope", "campaigns").stdout
+    key_id = keys_listed(environment)["crm"]["id"]
+    revoked = kizuna(environment, "keys", "revoke", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"API key {key_id} (crm) revoked" in revoked.stdout
+    assert keys_listed(environment)["crm"]["revoked"] != "-"
+    url = environment["KIZUNA_DATABASE_URL"]
+    assert asyncio.run(_authenticate(url, crm.strip())) is None
+
+
+def test_keys_revoke_refuses_the_last_active_admin_key(environment):
+    kizuna(environment, "migrate")
+    admin = kizuna(environment, "keys", "create", "--name", "ops", "--scope", "admin").stdout
+    key_id = keys_listed(environment)["ops"]["id"]
+    refused = kizuna(environment, "keys", "revoke", key_id)
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == (
+        f"kizuna: API key {key_id} (ops) is the last active admin key; revoking it would "
+        "leave nobody able to manage keys. Create another admin key first."
+    )
+    assert asyncio.run(_authenticate(environment["KIZUNA_DATABASE_URL"], admin.strip()))
+
+
+def test_keys_revoke_of_an_unknown_key_fails_in_one_line(environment):
+    kizuna(environment, "migrate")
+    refused = kizuna(environment, "keys", "revoke", "42")
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == "kizuna: API key 42 does not exist"

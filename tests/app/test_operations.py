@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import urljoin
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.database import create_engine, create_sessionmaker
@@ -116,3 +119,44 @@ async def test_a_failing_request_stores_nothing(settings, clock):
             body = assert_problem(crashed, 500)
             assert "a bug" not in body["detail"]
             assert await contact_count(http) == 0
+
+
+def links(page: str) -> list[str]:
+    return re.findall(r'(?:href|src)="([^"]*)"', page)
+
+
+async def test_the_landing_page_links_the_docs_and_operations_and_no_dead_end(client):
+    response = await client.get("/", headers={"Authorization": ""})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "Kizuna" in page
+    assert "ひとつの接触頻度ポリシー" in page
+    assert {"docs", "redoc", "openapi.json", "healthz", "readyz", "metrics"} <= set(links(page))
+    assert "://" not in page
+    for link in links(page):
+        followed = await client.get(urljoin("/", link), headers={"Authorization": ""})
+        assert followed.status_code == 200, link
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [("/docs", {".js", ".css", ".png"}), ("/redoc", {".js", ".png"})],
+)
+async def test_the_docs_pages_load_every_asset_from_the_service_itself(client, page, assets):
+    response = await client.get(page)
+    assert response.status_code == 200
+    html = response.text
+    assert "http://" not in html
+    assert "https://" not in html
+    referenced = links(html)
+    assert {link[link.rindex(".") :] for link in referenced} == assets
+    for link in referenced:
+        assert link.startswith("/")
+        asset = await client.get(link, headers={"Authorization": ""})
+        assert asset.status_code == 200, link
+        if link.endswith(".js"):
+            assert "javascript" in asset.headers["content-type"]
+            assert len(asset.content) > 500_000  # the bundle itself, not a loader
+        if link.endswith(".css"):
+            assert asset.headers["content-type"].startswith("text/css")
