@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.database import create_engine, create_sessionmaker
 from orchestrator.services.contacts import ContactService
@@ -65,6 +66,29 @@ async def run_together(url: str, clock, count: int) -> list[int]:
             await engine.dispose()
 
 
+async def backend_pid(session) -> int:
+    """The PostgreSQL backend serving `session`'s connection."""
+    pid: int = (await session.exec(text("SELECT pg_backend_pid()"))).one()[0]
+    return pid
+
+
+async def blocked(sessions, pid: int, task: asyncio.Task[None]) -> set[int]:
+    """Wait until backend `pid`, working for `task`, waits for a lock; the backends holding it.
+
+    Fails if `task` ends first: then the race the test is about never happened.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        async with sessions() as session:
+            query = text("SELECT pg_blocking_pids(:pid)").bindparams(pid=pid)
+            blockers = set((await session.exec(query)).one()[0])
+        if blockers:
+            return blockers
+        assert not task.done(), "it never waited for the lock: the race was not reached"
+        assert time.monotonic() < deadline, "it never waited for the lock"
+        await asyncio.sleep(0.01)
+
+
 def assert_once_per_enrollment(found, step_id: str, expected: int) -> None:
     per_enrollment = Counter(t.enrollment_id for t in found if t.step_id == step_id)
     assert len(per_enrollment) == expected
@@ -107,7 +131,8 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(sessions, clock, data
             assert time.monotonic() < deadline, "the dispatcher never reached its batch"
             await asyncio.sleep(0.05)
         # The doomed process holds row locks on a batch of contacts right now.
-        await run_together(database_url, clock, 2)
+        shares = await run_together(database_url, clock, 2)
+        assert sum(shares) < 300, "the doomed process's batch was not locked"
     finally:
         doomed.send_signal(signal.SIGKILL)
         await asyncio.wait_for(doomed.wait(), timeout=30)
@@ -134,12 +159,15 @@ async def test_a_pause_during_a_pass_is_not_undone_by_it(sessions, clock, databa
             assert time.monotonic() < deadline, "the dispatcher never reached its batch"
             await asyncio.sleep(0.05)
 
+        pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
         async def pause() -> None:
             async with sessions.begin() as session:
+                pid.set_result(await backend_pid(session))
                 await CampaignService(session, clock).transition(campaign_id, "pause")
 
         pausing = asyncio.create_task(pause())
-        await asyncio.sleep(0.5)  # the pause waits for the batch's locks
+        await blocked(sessions, await asyncio.wait_for(pid, 30), pausing)  # by the batch
         release.write_text("go on")
         await asyncio.wait_for(pausing, timeout=30)
         assert await asyncio.wait_for(busy.wait(), timeout=30) == 0
@@ -159,14 +187,19 @@ async def test_pausing_a_throttled_campaign_mid_pass_does_not_deadlock(sessions,
     campaign_id = await launch(sessions, clock, throttled)
     await enroll(sessions, clock, campaign_id, contacts)
 
+    pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
     async def pause() -> None:
         async with sessions.begin() as session:
+            pid.set_result(await backend_pid(session))
             await CampaignService(session, clock).transition(campaign_id, "pause")
 
     async with sessions.begin() as session:  # a dispatcher's pass, step by step
         assert len(await EnrollmentStore(session).claim_due(clock.now(), 50)) == 5
         pausing = asyncio.create_task(pause())
-        await asyncio.sleep(0.5)  # the pause holds the campaign, waits for the enrollments
+        # The pause holds the campaign and waits for the enrollments this pass holds.
+        blockers = await blocked(sessions, await asyncio.wait_for(pid, 10), pausing)
+        assert blockers == {await backend_pid(session)}
         await asyncio.wait_for(CampaignStore(session).lock_throttles({campaign_id}), 5)
     await asyncio.wait_for(pausing, timeout=10)
     assert Counter(e.state for e in await enrollments(sessions)) == {"paused": 5}

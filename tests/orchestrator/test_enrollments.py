@@ -8,6 +8,8 @@ import pytest
 
 from tests.engine import add_contacts, dispatcher, enroll, launch
 
+pytestmark = pytest.mark.rolled_back
+
 QUICK = [{"id": "w", "type": "wait", "duration": "PT1M"}]
 
 

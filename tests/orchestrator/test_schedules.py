@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.schedules import ScheduleRunner, latest_fire_time
 from tests.engine import add_contacts, enrollments, launch
@@ -32,6 +34,7 @@ def test_missed_firings_coalesce_into_the_latest():
     assert just_before is None
 
 
+@pytest.mark.rolled_back
 async def test_the_audience_is_enrolled_when_the_schedule_fires(sessions, clock):
     readers = await add_contacts(sessions, clock, 3, prefix="r", attributes={"newsletter": True})
     await add_contacts(sessions, clock, 2, prefix="o", attributes={"newsletter": False})
