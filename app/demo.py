@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.campaign_checks import parse_campaign
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.models import ContactUpsert
 from orchestrator.services.campaigns import CampaignService
@@ -132,5 +133,7 @@ async def load_demo(
             assert view.campaign.id is not None
             await campaigns.transition(view.campaign.id, "activate")
             everyone = EnrollmentRequest(external_ids=[row["external_id"] for row in _CONTACTS])
-            await EnrollmentService(session, clock).enroll(view.campaign.id, everyone)
+            await EnrollmentService(session, clock, CampaignCatalog()).enroll(
+                view.campaign.id, everyone
+            )
     return len(_CONTACTS)

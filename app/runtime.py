@@ -104,13 +104,13 @@ class Runtime:
             self.sessions,
             self.clock,
             self.channels,
-            catalog=self.catalog,
+            self.catalog,
             on_queued=self._wake_outbox,
         )
 
     def outbox(self) -> Outbox:
         """An outbox over this process's database and channels."""
-        return Outbox(self.sessions, self.clock, self.channels)
+        return Outbox(self.sessions, self.clock, self.channels, self.catalog)
 
     def wake(self) -> None:
         """New work is due: run the dispatcher now, if this process runs it."""

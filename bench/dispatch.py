@@ -28,6 +28,7 @@ from channels.dm import DmChannel
 from channels.email import EmailChannel
 from channels.phone import PhoneChannel
 from channels.sns import SnsChannel
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
@@ -86,7 +87,9 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
             audience = EnrollmentRequest.model_validate(
                 {"filter": {"attribute": "name", "op": "exists"}}
             )
-            result = await EnrollmentService(session, clock).enroll(campaign_id, audience)
+            result = await EnrollmentService(session, clock, CampaignCatalog()).enroll(
+                campaign_id, audience
+            )
         seconds = time.perf_counter() - started
         assert result.enrolled == count, result
         label = "enroll by filter"
@@ -99,7 +102,7 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
 async def engine_pass(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock, batch: int
 ) -> tuple[int, float, list[float]]:
-    dispatcher = Dispatcher(sessions, clock, CHANNELS, batch_size=batch)
+    dispatcher = Dispatcher(sessions, clock, CHANNELS, CampaignCatalog(), batch_size=batch)
     advanced, memory = 0, []
     started = time.perf_counter()
     while processed := await dispatcher.run_once():

@@ -24,6 +24,7 @@ import orjson
 from app.database import create_engine, create_sessionmaker
 from bench.dispatch import CHANNELS, reset
 from bench.harness import activate, asyncpg_dsn, scratch_postgres
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
@@ -97,7 +98,7 @@ async def load(url: str, count: int, clock: FakeClock) -> int:
                  "template": {"subject": "News", "text": "..."}}]})  # fmt: skip
             everyone = EnrollmentRequest.model_validate({"filter": {"field": "email",
                                                                     "op": "exists"}})  # fmt: skip
-            await EnrollmentService(session, clock).enroll(campaign_id, everyone)
+            await EnrollmentService(session, clock, CampaignCatalog()).enroll(campaign_id, everyone)
         return campaign_id
     finally:
         await engine.dispose()
@@ -128,7 +129,7 @@ async def admission(url: str, count: int) -> dict[str, float]:
             async with sessions.begin() as session:
                 await PolicyService(session, clock).replace(parse_policy(document), "bench")
             await reset_touches(url)
-            dispatcher = Dispatcher(sessions, clock, CHANNELS, batch_size=500)
+            dispatcher = Dispatcher(sessions, clock, CHANNELS, CampaignCatalog(), batch_size=500)
             started = time.perf_counter()
             processed = await dispatcher.run_until_idle()
             seconds[label] = time.perf_counter() - started

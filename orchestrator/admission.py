@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import ContactSnapshot
 from orchestrator.definitions import CampaignDefinition, SendStep
-from orchestrator.services.policies import PolicyInForce, policy_in_force
+from orchestrator.policy_in_force import PolicyInForce, policy_in_force
 from orchestrator.snapshots import address_hashes, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord

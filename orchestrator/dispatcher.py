@@ -64,16 +64,16 @@ class Dispatcher:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         channels: Mapping[str, Channel],
+        catalog: CampaignCatalog,
         *,
         batch_size: int = 500,
-        catalog: CampaignCatalog | None = None,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._channels = channels
         self._batch_size = batch_size
-        self._catalog = catalog or CampaignCatalog()
+        self._catalog = catalog
         self._on_queued = on_queued
 
     @property

@@ -21,6 +21,7 @@ from channels.base import (
     PermanentError,
     TransientError,
 )
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression, Touch
@@ -56,6 +57,7 @@ class Outbox:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         channels: Mapping[str, Channel],
+        catalog: CampaignCatalog,
         *,
         batch_size: int = 32,
         concurrency: int = 8,
@@ -65,6 +67,7 @@ class Outbox:
         self._sessions = sessions
         self._clock = clock
         self._channels = channels
+        self._catalog = catalog
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
@@ -189,7 +192,7 @@ class Outbox:
             ]
         )
         assert touch.id is not None
-        await EventService(session, self._clock).record(
+        await EventService(session, self._clock, self._catalog).record(
             contact_id=touch.contact_id,
             type="bounce",
             data={"bounce_type": "hard", "channel": touch.channel, "error": str(error)},

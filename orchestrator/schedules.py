@@ -40,11 +40,11 @@ class ScheduleRunner:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        catalog: CampaignCatalog | None = None,
+        catalog: CampaignCatalog,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._catalog = catalog or CampaignCatalog()
+        self._catalog = catalog
 
     async def run_once(self) -> int:
         """Fire every due schedule; how many contacts were enrolled."""

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel
 from orchestrator.models import Touch
-from orchestrator.services.policies import policy_in_force
+from orchestrator.policy_in_force import policy_in_force
 from orchestrator.snapshots import ContactLike, address_hashes, snapshot, suppressed_channels
 from orchestrator.store.suppressions import SuppressionStore
 from policies import Block, Candidate, ContactFacts

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from channels.base import Channel
 from channels.registry import channel_class, channel_names
 from orchestrator.campaign_checks import parse_campaign
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.models import ContactUpsert, Enrollment, Touch
 from orchestrator.services.campaigns import CampaignService
@@ -60,12 +61,14 @@ async def launch(sessions, clock, definition: dict[str, Any]) -> int:
 async def enroll(sessions, clock, campaign_id: int, contact_ids: list[int]):
     async with sessions.begin() as session:
         request = EnrollmentRequest(contact_ids=contact_ids)
-        return await EnrollmentService(session, clock).enroll(campaign_id, request)
+        return await EnrollmentService(session, clock, CampaignCatalog()).enroll(
+            campaign_id, request
+        )
 
 
 async def post_event(sessions, clock, contact_id: int, type: str, *, key: str, **data):
     async with sessions.begin() as session:
-        return await EventService(session, clock).record(
+        return await EventService(session, clock, CampaignCatalog()).record(
             contact_id=contact_id,
             type=type,
             data=data,
@@ -76,18 +79,20 @@ async def post_event(sessions, clock, contact_id: int, type: str, *, key: str, *
 
 async def claim(sessions, clock, channel: str, limit: int = 100, worker: str = "alice"):
     async with sessions.begin() as session:
-        service = TaskService(session, clock, CHANNELS)
+        service = TaskService(session, clock, CHANNELS, CampaignCatalog())
         return await service.claim(TaskClaim(channel=channel, worker=worker, limit=limit))
 
 
 async def complete(sessions, clock, touch_id: int, outcome: str, worker="alice", **more):
     async with sessions.begin() as session:
         completion = TaskCompletion(worker=worker, outcome=outcome, **more)
-        return await TaskService(session, clock, CHANNELS).complete(touch_id, completion)
+        return await TaskService(session, clock, CHANNELS, CampaignCatalog()).complete(
+            touch_id, completion
+        )
 
 
 def dispatcher(sessions, clock, **options) -> Dispatcher:
-    return Dispatcher(sessions, clock, CHANNELS, **options)
+    return Dispatcher(sessions, clock, CHANNELS, CampaignCatalog(), **options)
 
 
 async def touches(sessions, **where) -> list[Touch]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainValidator
 
-from orchestrator.services.policies import PolicyInForce
+from orchestrator.policy_in_force import PolicyInForce
 from policies import Policy
 
 __all__ = [

@@ -70,14 +70,12 @@ class EnrollmentResult:
 class EnrollmentService:
     """Enrollments in one unit of work: the caller commits or rolls back."""
 
-    def __init__(
-        self, session: AsyncSession, clock: Clock, catalog: CampaignCatalog | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, catalog: CampaignCatalog) -> None:
         self._session = session
         self._campaigns = CampaignStore(session)
         self._contacts = ContactStore(session)
         self._enrollments = EnrollmentStore(session)
-        self._catalog = catalog or CampaignCatalog()
+        self._catalog = catalog
         self._clock = clock
 
     async def enroll(self, campaign_id: int, request: EnrollmentRequest) -> EnrollmentResult:

@@ -66,14 +66,12 @@ class Recorded:
 class EventService:
     """Events in one unit of work: the caller commits (and then wakes the dispatcher)."""
 
-    def __init__(
-        self, session: AsyncSession, clock: Clock, catalog: CampaignCatalog | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, catalog: CampaignCatalog) -> None:
         self._session = session
         self._contacts = ContactStore(session)
         self._events = EventStore(session)
         self._enrollments = EnrollmentStore(session)
-        self._catalog = catalog or CampaignCatalog()
+        self._catalog = catalog
         self._clock = clock
 
     async def record_api_event(self, event: EventIn) -> Recorded:

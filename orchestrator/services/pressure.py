@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel
 from orchestrator.errors import NotFound
-from orchestrator.services.policies import policy_in_force
+from orchestrator.policy_in_force import policy_in_force
 from orchestrator.snapshots import address_hashes, snapshot, suppressed_channels
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore

@@ -94,7 +94,7 @@ class TaskService:
         session: AsyncSession,
         clock: Clock,
         channels: Mapping[str, Channel],
-        catalog: CampaignCatalog | None = None,
+        catalog: CampaignCatalog,
     ) -> None:
         self._session = session
         self._touches = TouchStore(session)

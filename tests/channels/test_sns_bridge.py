@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from channels.base import Delivery, PermanentError, TransientError
 from channels.sns import SnsChannel
+from orchestrator.catalog import CampaignCatalog
 from tests.channels.test_contract import CONTACT
 from tests.http_server import serving
 
@@ -118,8 +119,8 @@ async def test_the_outbox_posts_sns_touches_and_keeps_the_bridges_answer(session
          "template": {"network": "x", "message": "ご紹介ありがとうございます"}}]})  # fmt: skip
     await enroll(sessions, clock, campaign_id, [contact])
     try:
-        await Dispatcher(sessions, clock, channels).run_until_idle()
-        assert await Outbox(sessions, clock, channels).run_once() == 1
+        await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
+        assert await Outbox(sessions, clock, channels, CampaignCatalog()).run_once() == 1
     finally:
         await channels["sns"].close()
     (touch,) = await touches(sessions, channel="sns")

@@ -18,6 +18,7 @@ from pathlib import Path
 from app.database import create_engine, create_sessionmaker
 from channels.base import ContactSnapshot
 from channels.phone import PhoneChannel
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from tests.engine import CHANNELS
@@ -43,7 +44,9 @@ async def main(url: str, now: datetime, marker: Path, release: Path | None) -> N
     engine = create_engine(url, pool_size=1)
     channels = {**CHANNELS, "phone": StallingPhone(marker, release)}
     try:
-        await Dispatcher(create_sessionmaker(engine), FakeClock(now), channels).run_once()
+        await Dispatcher(
+            create_sessionmaker(engine), FakeClock(now), channels, CampaignCatalog()
+        ).run_once()
     finally:
         await engine.dispose()
 

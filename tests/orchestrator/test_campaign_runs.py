@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.errors import Conflict
 from orchestrator.models import ContactUpsert
 from orchestrator.services.campaigns import CampaignService
@@ -84,7 +85,7 @@ async def test_call_outcomes_branch_contacts_down_different_channels(sessions, c
     async with sessions.begin() as session:
         from orchestrator.services.events import EventService
 
-        await EventService(session, clock).record(
+        await EventService(session, clock, CampaignCatalog()).record(
             contact_id=interested,
             type="click",
             data={"url": "https://example.com/guide"},

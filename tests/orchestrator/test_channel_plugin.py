@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from channels.registry import channel_class
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Contact, Event, Suppression
 from orchestrator.outbox import Outbox
@@ -55,7 +56,9 @@ async def test_a_dead_address_reported_by_a_plugin_channel_is_suppressed(session
     (contact,) = await add_contacts(sessions, clock, 1)
     await enroll(sessions, clock, await launch(sessions, clock, PAGE), [contact])
     await dispatcher(sessions, clock).run_until_idle()
-    assert await Outbox(sessions, clock, channels, quick_retries=0).run_once() == 1
+    assert (
+        await Outbox(sessions, clock, channels, CampaignCatalog(), quick_retries=0).run_once() == 1
+    )
 
     (touch,) = await touches(sessions, channel="pager")
     assert (touch.status, touch.error) == ("failed", "the gateway knows no such number")

@@ -8,6 +8,7 @@ import pytest
 
 from channels.email import EmailChannel, SmtpConfig
 from channels.email.message import SenderIdentity
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.housekeeping import reap_leases
 from orchestrator.outbox import Outbox
 from orchestrator.store.touches import TouchStore
@@ -43,7 +44,7 @@ def channels(sink):
 
 
 def outbox(sessions, clock, channels) -> Outbox:
-    return Outbox(sessions, clock, channels, quick_retries=0)
+    return Outbox(sessions, clock, channels, CampaignCatalog(), quick_retries=0)
 
 
 async def dispatch_welcome(sessions, clock, channels, count: int = 2) -> list[int]:
@@ -52,7 +53,7 @@ async def dispatch_welcome(sessions, clock, channels, count: int = 2) -> list[in
     contacts = await add_contacts(sessions, clock, count, attributes={"name": "佐藤"})
     campaign_id = await launch(sessions, clock, WELCOME)
     await enroll(sessions, clock, campaign_id, contacts)
-    await Dispatcher(sessions, clock, channels).run_until_idle()
+    await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
     return contacts
 
 
@@ -106,12 +107,12 @@ async def test_a_hard_bounce_fails_the_touch_suppresses_the_address_and_tells_th
     assert touch.status == "failed"
     assert "550" in (touch.error or "")
 
-    await Dispatcher(sessions, clock, channels).run_until_idle()
+    await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
     assert [t.contact_id for t in await touches(sessions, channel="phone")] == [contact]
 
     campaign_id = await launch(sessions, clock, {**WELCOME, "name": "Second"})
     await enroll(sessions, clock, campaign_id, [contact])
-    await Dispatcher(sessions, clock, channels).run_until_idle()
+    await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
     blocked = [t for t in await touches(sessions, channel="email") if t.status == "blocked"]
     assert [(t.rule, t.contact_id) for t in blocked] == [("suppression", contact)]
 
@@ -170,9 +171,9 @@ async def test_a_bounce_reported_as_an_event_about_the_mail_moves_the_enrollment
     (contact,) = await dispatch_welcome(sessions, clock, channels, count=1)
     (mail,) = await touches(sessions, channel="email")
     async with sessions.begin() as session:
-        await EventService(session, clock).record(
+        await EventService(session, clock, CampaignCatalog()).record(
             contact_id=contact, type="bounce", data={"bounce_type": "soft"},
             dedupe_key="provider:b1", source="provider", touch_id=mail.id,
         )  # fmt: skip
-    await Dispatcher(sessions, clock, channels).run_until_idle()
+    await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
     assert [t.contact_id for t in await touches(sessions, channel="phone")] == [contact]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orchestrator.campaign_checks import parse_campaign
+from orchestrator.catalog import CampaignCatalog
 from orchestrator.schedules import ScheduleRunner, latest_fire_time
 from tests.engine import add_contacts, enrollments, launch
 
@@ -39,7 +40,7 @@ async def test_the_audience_is_enrolled_when_the_schedule_fires(sessions, clock)
     readers = await add_contacts(sessions, clock, 3, prefix="r", attributes={"newsletter": True})
     await add_contacts(sessions, clock, 2, prefix="o", attributes={"newsletter": False})
     await launch(sessions, clock, WEEKLY)
-    runner = ScheduleRunner(sessions, clock)
+    runner = ScheduleRunner(sessions, clock, CampaignCatalog())
     assert await runner.run_once() == 0
 
     clock.advance(timedelta(days=7))
@@ -57,7 +58,10 @@ async def test_two_processes_watching_one_schedule_enroll_once(sessions, clock, 
     engines = [create_engine(database_url, pool_size=1) for _ in range(2)]
     try:
         counts = await asyncio.gather(
-            *(ScheduleRunner(create_sessionmaker(e), clock).run_once() for e in engines)
+            *(
+                ScheduleRunner(create_sessionmaker(e), clock, CampaignCatalog()).run_once()
+                for e in engines
+            )
         )
     finally:
         for engine in engines:
