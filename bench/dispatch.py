@@ -32,8 +32,8 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import FakeClock
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
-from orchestrator.store.enrollments import EnrollmentStore
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.enrollments import EnrollmentPosition, EnrollmentStore
+from orchestrator.store.touches import NewTouch, TouchStore
 
 CAMPAIGN = {
     "name": "Call twice",
@@ -129,7 +129,7 @@ async def bare_pass(
     return advanced, time.perf_counter() - started
 
 
-def _touch(enrollment: Any, now: datetime) -> dict[str, Any]:
+def _touch(enrollment: Any, now: datetime) -> NewTouch:
     return {
         "contact_id": enrollment.contact_id, "enrollment_id": enrollment.id,
         "campaign_id": enrollment.campaign_id, "campaign_version": enrollment.campaign_version,
@@ -141,7 +141,7 @@ def _touch(enrollment: Any, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _position(enrollment: Any, now: datetime) -> dict[str, Any]:
+def _position(enrollment: Any, now: datetime) -> EnrollmentPosition:
     return {
         "id": enrollment.id, "state": "active", "step_id": "wait", "step_entered_at": now,
         "step_seq": enrollment.step_seq + 1, "attempt": 0, "awaiting_event": False,

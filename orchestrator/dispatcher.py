@@ -29,9 +29,9 @@ from orchestrator.snapshots import contact_fields, snapshot, template_context
 from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord, ContactStore
-from orchestrator.store.enrollments import DueEnrollment, EnrollmentStore
+from orchestrator.store.enrollments import DueEnrollment, EnrollmentPosition, EnrollmentStore
 from orchestrator.store.events import EventStore
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.touches import NewTouch, TouchStore
 from orchestrator.templates import TemplateError, render
 from policies import Allow, Block, Decision, Defer
 
@@ -53,7 +53,7 @@ class _Advancing:
     contact: ContactRecord
     snapshot: ContactSnapshot
     step: SendStep | None = None
-    touches: list[dict[str, Any]] = field(default_factory=list)
+    touches: list[NewTouch] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -125,7 +125,7 @@ class Dispatcher:
             total += processed
         return total
 
-    def _sends(self, touch: Mapping[str, Any]) -> bool:
+    def _sends(self, touch: NewTouch) -> bool:
         channel = self._channels.get(touch["channel"])
         return touch["status"] == "queued" and channel is not None and channel.mode == "send"
 
@@ -278,30 +278,50 @@ class Dispatcher:
         candidate: CandidateTouch,
         decision: Decision,
         now: datetime,
-        **fields: Any,
-    ) -> dict[str, Any]:
+        *,
+        weight: float,
+        policy_version: int,
+    ) -> NewTouch:
         if isinstance(decision, Allow):
             return self._touch_row(
-                item, candidate.step, "queued", now, content=candidate.content, **fields
+                item,
+                candidate.step,
+                "queued",
+                now,
+                weight=weight,
+                policy_version=policy_version,
+                content=candidate.content,
             )
-        status = "deferred" if isinstance(decision, Defer) else "blocked"
         assert isinstance(decision, Defer | Block)
         return self._touch_row(
             item,
             candidate.step,
-            status,
+            "deferred" if isinstance(decision, Defer) else "blocked",
             now,
-            **fields,
+            weight=weight,
+            policy_version=policy_version,
             rule=decision.rule,
             reason=decision.reason,
             defer_until=decision.until if isinstance(decision, Defer) else None,
         )
 
     def _touch_row(
-        self, item: _Advancing, step: SendStep, status: str, now: datetime, **fields: Any
-    ) -> dict[str, Any]:
+        self,
+        item: _Advancing,
+        step: SendStep,
+        status: str,
+        now: datetime,
+        *,
+        weight: float = 0.0,
+        policy_version: int | None = None,
+        content: dict[str, str] | None = None,
+        rule: str | None = None,
+        reason: str | None = None,
+        defer_until: datetime | None = None,
+        error: str | None = None,
+    ) -> NewTouch:
         enrollment, position, campaign = item.enrollment, item.position, item.context.campaign
-        row: dict[str, Any] = {
+        return {
             "contact_id": enrollment.contact_id,
             "enrollment_id": enrollment.id,
             "campaign_id": enrollment.campaign_id,
@@ -310,23 +330,21 @@ class Dispatcher:
             "channel": step.channel,
             "category": campaign.category,
             "status": status,
-            "weight": 0.0,
+            "weight": weight,
             "idempotency_key": f"{enrollment.id}:{position.seq}:{position.attempt}",
-            "rule": None,
-            "reason": None,
-            "policy_version": None,
-            "defer_until": None,
-            "content": {},
-            "error": None,
+            "rule": rule,
+            "reason": reason,
+            "policy_version": policy_version,
+            "defer_until": defer_until,
+            "content": {} if content is None else content,
+            "error": error,
             "attempts": 0,
             "created_at": now,
             "updated_at": now,
         }
-        row.update(fields)
-        return row
 
 
-def _row(item: _Advancing, now: datetime) -> dict[str, Any]:
+def _row(item: _Advancing, now: datetime) -> EnrollmentPosition:
     position = item.position
     return {
         "id": item.enrollment.id,

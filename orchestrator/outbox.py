@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +29,7 @@ from orchestrator.services.events import EventService
 from orchestrator.snapshots import snapshot
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.touches import DeliveryOutcome, TouchStore
 from orchestrator.withdrawals import refused, withdrawn
 
 __all__ = ["Outbox"]
@@ -136,10 +136,11 @@ class Outbox:
         raise AssertionError("tenacity either returns or re-raises")
 
     async def _record(self, session: AsyncSession, outcomes: list[_Outcome], now: datetime) -> None:
-        rows = []
+        rows: list[DeliveryOutcome] = []
         for outcome in outcomes:
             touch = outcome.touch
-            row: dict[str, Any] = {
+            assert touch.id is not None
+            row: DeliveryOutcome = {
                 "id": touch.id,
                 "status": "sent",
                 "message_id": touch.message_id,
@@ -154,14 +155,20 @@ class Outbox:
                 detail = dict(outcome.result.detail) or None  # what the far end answered
                 message_id = outcome.result.message_id
                 row.update(
-                    message_id=message_id and message_id[:255], sent_at=now, outcome_data=detail
+                    {
+                        "message_id": message_id and message_id[:255],
+                        "sent_at": now,
+                        "outcome_data": detail,
+                    }
                 )
             elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
                 backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
-                row.update(status="queued", retry_at=now + backoff, error=outcome.transient)
+                row.update(
+                    {"status": "queued", "retry_at": now + backoff, "error": outcome.transient}
+                )
             else:
                 error = outcome.transient or str(outcome.permanent)
-                row.update(status="failed", error=error)
+                row.update({"status": "failed", "error": error})
                 if outcome.permanent is not None and outcome.permanent.address_rejected:
                     assert outcome.contact is not None
                     await self._hard_bounce(session, outcome.permanent, outcome.contact, touch, now)

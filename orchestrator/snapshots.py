@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any, Protocol, get_args, get_origin
 
 from channels.base import ContactSnapshot
 from channels.registry import channel_class, channel_names
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression
+from orchestrator.models.contact import ContactProfile
 
 __all__ = [
     "ContactLike",
@@ -21,74 +24,43 @@ __all__ = [
 
 
 class ContactLike(Protocol):
-    """What these functions read of a contact: the ORM row or the dispatcher's record."""
+    """What these functions read of a contact (the ORM row or the engine's record): the id
+    and time zone by name, the rest of the profile by the names of `ContactProfile`'s fields."""
 
     @property
     def id(self) -> int | None: ...
     @property
-    def external_id(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def address(self) -> dict[str, Any] | None: ...
-    @property
-    def social(self) -> dict[str, str]: ...
-    @property
     def timezone(self) -> str: ...
-    @property
-    def locale(self) -> str | None: ...
-    @property
-    def attributes(self) -> dict[str, Any]: ...
+
+
+_PROFILE_FIELDS = tuple(ContactProfile.model_fields)
+_profile = attrgetter(*_PROFILE_FIELDS)
+_snapshot_fields = attrgetter(*(field.name for field in fields(ContactSnapshot)))
+
+#: The profile's JSON documents: templates read them as plain dicts, a missing one as `{}`.
+_DOCUMENTS = tuple(
+    name
+    for name, field in ContactProfile.model_fields.items()
+    if dict in {get_origin(t) for t in (field.annotation, *get_args(field.annotation))}
+)
 
 
 def snapshot(contact: ContactLike) -> ContactSnapshot:
     """The contact as adapters see it."""
     assert contact.id is not None
-    return ContactSnapshot(
-        id=contact.id,
-        external_id=contact.external_id,
-        email=contact.email,
-        phone=contact.phone,
-        address=contact.address,
-        social=contact.social,
-        timezone=contact.timezone,
-        locale=contact.locale,
-        attributes=contact.attributes,
-    )
+    return ContactSnapshot(*_snapshot_fields(contact))
 
 
 def contact_fields(contact: ContactLike) -> dict[str, Any]:
     """The contact's fields as conditions read them (`field`, `attribute`)."""
-    return {
-        "external_id": contact.external_id,
-        "email": contact.email,
-        "phone": contact.phone,
-        "address": contact.address,
-        "social": contact.social,
-        "timezone": contact.timezone,
-        "locale": contact.locale,
-        "attributes": contact.attributes,
-    }
+    return dict(zip(_PROFILE_FIELDS, _profile(contact), strict=True))
 
 
 def template_context(contact: ContactSnapshot, campaign: dict[str, Any]) -> dict[str, Any]:
     """What a template may read: `contact.*` and `campaign.*`."""
-    return {
-        "contact": {
-            "id": contact.id,
-            "external_id": contact.external_id,
-            "email": contact.email,
-            "phone": contact.phone,
-            "address": dict(contact.address or {}),
-            "social": dict(contact.social),
-            "timezone": contact.timezone,
-            "locale": contact.locale,
-            "attributes": dict(contact.attributes),
-        },
-        "campaign": campaign,
-    }
+    readable = {"id": contact.id, **contact_fields(contact)}
+    readable.update((name, dict(readable[name] or {})) for name in _DOCUMENTS)
+    return {"contact": readable, "campaign": campaign}
 
 
 def address_hashes(contact: ContactLike) -> dict[str, set[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +15,7 @@ from orchestrator.models import Touch
 from orchestrator.policy_in_force import policy_in_force
 from orchestrator.snapshots import ContactLike, address_hashes, snapshot, suppressed_channels
 from orchestrator.store.suppressions import SuppressionStore
+from orchestrator.store.touches import Withdrawal
 from policies import Block, Candidate, ContactFacts
 from policies.evaluate import permission_refused
 
@@ -61,8 +62,9 @@ async def refused(
     return stopped
 
 
-def withdrawn(touch: Touch, block: Block, now: datetime) -> dict[str, Any]:
+def withdrawn(touch: Touch, block: Block, now: datetime) -> Withdrawal:
     """The row update of a touch that may no longer go: canceled, with the reason."""
+    assert touch.id is not None
     return {
         "id": touch.id,
         "status": "canceled",

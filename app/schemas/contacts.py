@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.problems import ProblemDetail
 from orchestrator.models import PostalAddress
-from orchestrator.models.contact import ConsentStatus
+from orchestrator.models.contact import ConsentStatus, ContactBase
 
 __all__ = [
     "BulkUpsertResult",
@@ -20,21 +20,18 @@ __all__ = [
 ]
 
 
-class ContactPublic(BaseModel):
+class ContactPublic(ContactBase):
     """A contact as the API shows it, with its current consent per channel."""
 
-    model_config = ConfigDict(from_attributes=True)
+    # Every field is in every answer: the schema says so of those with a default too.
+    # (SQLModel types its config as a ConfigDict of its own, with two keys more.)
+    model_config = ConfigDict(  # type: ignore[assignment]
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
     id: int
-    external_id: str | None
-    email: str | None
-    phone: str | None
-    address: PostalAddress | None
-    social: dict[str, str]
-    timezone: str
-    locale: str | None
-    paused_until: datetime | None
-    attributes: dict[str, Any]
+    # The stored document, as clients gave it (a different type on purpose).
+    address: PostalAddress | None = None  # type: ignore[assignment]
     consent: dict[str, ConsentStatus]
     created_at: datetime
     updated_at: datetime

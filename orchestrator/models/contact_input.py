@@ -15,7 +15,7 @@ from orchestrator.contact_fields import (
     region_of_locale,
 )
 from orchestrator.models.checks import reject_nul
-from orchestrator.models.instants import Instant
+from orchestrator.models.contact import ContactBase
 
 __all__ = ["ContactUpsert", "PostalAddress"]
 
@@ -39,30 +39,27 @@ class PostalAddress(BaseModel):
     line2: str | None = Field(default=None, max_length=200)
 
 
-class ContactUpsert(BaseModel):
+class ContactUpsert(ContactBase):
     """A contact as a client sends it: the fields given are set, the others keep their value.
 
     National phone numbers (`090-1234-5678`) are read in the region of the contact's
     locale, else in `PHONE_REGION`; every number is stored in E.164.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # SQLModel types its config as a ConfigDict of its own, with two keys more.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[assignment]
 
+    # What a client sends differs here from what is stored: the key is required, a phone
+    # number may arrive formatted, an address is checked, and `null` asks for the default
+    # (types other than the base's on purpose, hence mypy's ignores).
     external_id: str = Field(min_length=1, max_length=255)
-    email: str | None = Field(default=None, max_length=320)
-    # `locale` comes before `phone`: its region is where national numbers are read.
-    locale: str | None = Field(default=None, max_length=35)
     phone: str | None = Field(default=None, max_length=64)
-    address: PostalAddress | None = None
-    social: dict[str, str] | None = Field(
-        default=None,
-        description='handles by network, such as `{"x": "@sato"}`; any lower-case network '
-        "name is kept, and the `sns` channel reaches those it knows: linkedin, x, facebook, "
-        "instagram",
+    address: PostalAddress | None = None  # type: ignore[assignment]
+    social: dict[str, str] | None = Field(  # type: ignore[assignment]
+        default=None, description=ContactBase.model_fields["social"].description
     )
-    timezone: str | None = None
-    paused_until: Instant | None = None
-    attributes: dict[str, Any] | None = None
+    timezone: str | None = None  # type: ignore[assignment]
+    attributes: dict[str, Any] | None = None  # type: ignore[assignment]
 
     @field_validator("*", mode="before")
     @classmethod

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Protocol, cast
 
 from sqlalchemy import func, literal_column, update
 from sqlalchemy import select as select_columns
@@ -13,47 +14,53 @@ from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import ConsentLog, Contact, Enrollment, Event, Suppression, Touch
+from orchestrator.models.contact import ContactBase
 from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, one_of
 
 __all__ = ["ContactRecord", "ContactStore"]
 
 #: Columns a client may set; the rest belong to Kizuna.
-WRITABLE_COLUMNS = (
-    "external_id",
-    "email",
-    "phone",
-    "address",
-    "social",
-    "timezone",
-    "locale",
-    "paused_until",
-    "attributes",
-)
+WRITABLE_COLUMNS = tuple(ContactBase.model_fields)
+
+#: What erasure leaves of the client's columns: each back to its default. The time zone,
+#: which has none (the column takes no NULL), stays.
+_ERASED = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in ContactBase.model_fields.items()
+    if not field.is_required()
+}
 
 _contact = Contact.__table__  # type: ignore[attr-defined]
 
 
-class ContactRecord(NamedTuple):
-    """A contact as the dispatcher reads it, by the hundred: a tuple, not an ORM object."""
+class ContactRecord(Protocol):
+    """A contact as the engine reads it, by the hundred: a tuple, not an ORM object.
 
-    id: int
-    external_id: str | None
-    email: str | None
-    phone: str | None
-    address: dict[str, Any] | None
-    social: dict[str, str]
-    timezone: str
-    locale: str | None
-    paused_until: datetime | None
-    attributes: dict[str, Any]
-    consent: dict[str, str]
-    erased_at: datetime | None
+    It has every column but the timestamps; these are the ones read by name, the profile
+    is read by `ContactProfile`'s field names.
+    """
 
+    @property
+    def id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def consent(self) -> dict[str, str]: ...
+    @property
+    def erased_at(self) -> datetime | None: ...
+
+
+_RECORD_FIELDS = ("id", *ContactBase.model_fields, "consent", "erased_at")
+_RECORD_COLUMNS = [_contact.c[name] for name in _RECORD_FIELDS]
+# The record's tuple is made from the model family, so a new contact field reaches the
+# engine without an edit here. mypy cannot follow a computed list of fields (the ignore):
+# `ContactRecord` types the columns the engine reads by name.
+_Record = namedtuple("ContactRecord", _RECORD_FIELDS)  # type: ignore[misc]
 
 #: The advisory lock key of contact upserts.
 _UPSERT_LOCK = 0x4B5A4354
-
-_RECORD_COLUMNS = [_contact.c[name] for name in ContactRecord._fields]
 
 
 class ContactStore:
@@ -86,9 +93,9 @@ class ContactStore:
         query = select_columns(*_RECORD_COLUMNS).where(
             one_of(self._session, _contact.c.id, contact_ids)
         )
-        # sqlmodel's `exec` is typed for up to four columns; this reads twelve.
+        # sqlmodel's `exec` is typed for up to four columns; this reads them all.
         result = await self._session.exec(query)  # type: ignore[call-overload]
-        return [ContactRecord(*row) for row in result.all()]
+        return cast("list[ContactRecord]", [_Record._make(row) for row in result.all()])
 
     async def get_by_external_id(self, external_id: str) -> Contact | None:
         """The contact the CRM knows by `external_id`."""
@@ -174,18 +181,7 @@ class ContactStore:
         await self._session.exec(
             update(_contact)
             .where(_contact.c.id == contact_id)
-            .values(
-                external_id=None,
-                email=None,
-                phone=None,
-                address=None,
-                social={},
-                locale=None,
-                attributes={},
-                paused_until=None,
-                updated_at=now,
-                erased_at=now,
-            )
+            .values({**_ERASED, "updated_at": now, "erased_at": now})
         )
         await self._session.exec(
             update(ConsentLog)

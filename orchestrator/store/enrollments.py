@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import func, text, update
 from sqlalchemy import select as select_columns
@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from orchestrator.models import Contact, Enrollment
 from orchestrator.store.dialect import insert, is_postgresql, one_of, update_by_id
 
-__all__ = ["DueEnrollment", "EnrollmentStore"]
+__all__ = ["DueEnrollment", "EnrollmentPosition", "EnrollmentStore"]
 
 _enrollment = Enrollment.__table__  # type: ignore[attr-defined]
 _contact = Contact.__table__  # type: ignore[attr-defined]
@@ -38,6 +38,22 @@ class DueEnrollment(NamedTuple):
 
 
 _DUE_COLUMNS = [_enrollment.c[name] for name in DueEnrollment._fields]
+
+
+class EnrollmentPosition(TypedDict):
+    """Where an enrollment is after a dispatcher's pass: the columns the pass changes."""
+
+    id: int
+    state: str
+    step_id: str | None
+    step_entered_at: datetime
+    step_seq: int
+    attempt: int
+    awaiting_event: bool
+    next_action_at: datetime | None
+    exit_reason: str | None
+    finished_at: datetime | None
+    updated_at: datetime
 
 
 class EnrollmentStore:
@@ -81,8 +97,8 @@ class EnrollmentStore:
         result = await self._session.exec(query)  # type: ignore[call-overload]
         return [DueEnrollment(*row) for row in result.all()]
 
-    async def save_positions(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Store where each enrollment now is (`id` plus the changed columns, all alike)."""
+    async def save_positions(self, rows: Sequence[EnrollmentPosition]) -> None:
+        """Store where each enrollment now is."""
         await update_by_id(self._session, _enrollment, rows)
 
     async def wake(self, contact_id: int, now: datetime) -> int:

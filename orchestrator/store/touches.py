@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy import select as select_columns
@@ -16,7 +16,7 @@ from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, u
 from orchestrator.store.latest import latest_per_contact
 from policies import CountedTouch
 
-__all__ = ["NOT_COUNTED", "TouchStore"]
+__all__ = ["NOT_COUNTED", "DeliveryOutcome", "NewTouch", "TouchStore", "Withdrawal"]
 
 
 _touch = Touch.__table__  # type: ignore[attr-defined]
@@ -31,6 +31,56 @@ _COUNTED_SQL = f"""
 """
 
 
+class NewTouch(TypedDict):
+    """A touch as the dispatcher writes it: a decision, or a touch to carry out."""
+
+    contact_id: int
+    enrollment_id: int
+    campaign_id: int
+    campaign_version: int
+    step_id: str
+    channel: str
+    category: str
+    status: str
+    weight: float
+    idempotency_key: str
+    rule: str | None
+    reason: str | None
+    policy_version: int | None
+    defer_until: datetime | None
+    content: dict[str, str]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryOutcome(TypedDict):
+    """What became of a touch its adapter was handed: sent, queued again, or failed."""
+
+    id: int
+    status: str
+    message_id: str | None
+    outcome_data: dict[str, Any] | None
+    sent_at: datetime | None
+    retry_at: datetime | None
+    lease_until: datetime | None
+    error: str | None
+    updated_at: datetime
+
+
+class Withdrawal(TypedDict):
+    """A touch that may no longer go out: canceled, with the reason."""
+
+    id: int
+    status: Literal["canceled"]
+    worker: None
+    rule: str
+    reason: str
+    lease_until: None
+    updated_at: datetime
+
+
 def _category(value: str) -> Literal["marketing", "transactional"]:
     return "transactional" if value == "transactional" else "marketing"
 
@@ -41,9 +91,8 @@ class TouchStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert touches (all rows with the same columns); a touch whose idempotency key
-        exists already is left alone."""
+    async def add_many(self, rows: Sequence[NewTouch]) -> None:
+        """Insert touches; a touch whose idempotency key exists already is left alone."""
         if not rows:
             return
         key = [_touch.c.idempotency_key]
@@ -177,8 +226,8 @@ class TouchStore:
         )
         return list(result)
 
-    async def record_outcomes(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Store what became of touches (`id` plus the same columns in every row)."""
+    async def record_outcomes(self, rows: Sequence[DeliveryOutcome] | Sequence[Withdrawal]) -> None:
+        """Store what became of touches (rows of one kind: each sets the same columns)."""
         await update_by_id(self._session, _touch, rows)
 
     async def cancel_open(
