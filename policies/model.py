@@ -91,10 +91,10 @@ class Policy(BaseModel):
 def _details(exc: ValidationError) -> Iterator[InitErrorDetails]:
     """The errors of `exc` as they are raised again."""
     for error in exc.errors():
-        detail = InitErrorDetails(type=error["type"], loc=error["loc"], input=error["input"])
-        if "ctx" in error:
-            detail["ctx"] = error["ctx"]
-        yield detail
+        # Their messages as they are: a custom error type (an unknown rule type) has no
+        # built-in message to make again.
+        kind = PydanticCustomError(error["type"], error["msg"])
+        yield InitErrorDetails(type=kind, loc=error["loc"], input=error["input"])
 
 
 def _problem(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDetails:

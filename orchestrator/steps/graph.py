@@ -51,7 +51,8 @@ def graph_problems(steps: Any) -> list[tuple[Location, str]]:
     unique = {node.position for node in nodes if node.id and len(positions[node.id]) == 1}
 
     edges: dict[int, set[int]] = {}
-    #: Steps with a target that names no step: it could be meant for any step.
+    #: Steps with a target that names no step (it could be meant for any step), and steps
+    #: whose targets cannot be read.
     open_ended: set[int] = set()
     for node in nodes:
         edges[node.position] = set()
@@ -62,6 +63,8 @@ def graph_problems(steps: Any) -> list[tuple[Location, str]]:
             open_ended.add(node.position)
             if isinstance(target, str):
                 found.append((("steps", node.position, *loc), f"no step has the id {target!r}"))
+        if node.kind is None:  # not a step, or of no known type: where it leads is unknown
+            open_ended.add(node.position)
         field = node.falls_through_at
         if field is not None and node.data.get(field) is None and node.position + 1 < len(nodes):
             edges[node.position].add(node.position + 1)

@@ -192,15 +192,34 @@ def test_conditions_nest_and_are_checked_inside():
         ({"cron": "0 10 * * mon", "timezone": "Mars/Base", "audience": {"attribute": "a"}},
          ("body", "schedule", "timezone")),
         ({"cron": "61 10 * * *", "audience": {"attribute": "a", "op": "exists"}},
-         ("body", "schedule")),
+         ("body", "schedule", "cron")),
         ({"cron": "0 10 * * funday", "audience": {"attribute": "a", "op": "exists"}},
-         ("body", "schedule")),
+         ("body", "schedule", "cron")),
         ({"cron": "0 10", "audience": {"attribute": "a", "op": "exists"}},
          ("body", "schedule", "cron")),
     ],
 )  # fmt: skip
 def test_schedules_need_a_valid_cron_and_zone(schedule, where):
     assert where in locations(campaign(mail("m1"), schedule=schedule))
+
+
+def test_a_bad_cron_is_reported_beside_a_bad_zone_and_audience():
+    schedule = {
+        "cron": "99 * * * *",
+        "timezone": "Mars/Base",
+        "audience": {"attribute": "a", "op": "zz"},
+    }
+    assert locations(campaign(mail("m1"), schedule=schedule)) == {
+        ("body", "schedule", "cron"),
+        ("body", "schedule", "timezone"),
+        ("body", "schedule", "audience", "op"),
+    }
+
+
+def test_a_step_that_cannot_be_read_leaves_reachability_unjudged():
+    # The broken first step could have led to `c`: no "no path reaches step 'c'".
+    steps = ["oops", {"id": "b", "type": "exit"}, {"id": "c", "type": "exit"}]
+    assert locations(campaign(*steps)) == {("body", "steps", 0)}
 
 
 def test_cron_weekday_numbers_mean_what_cron_means():
@@ -222,13 +241,13 @@ def test_throttles_and_reentry_are_checked():
         )
     )
     assert ("body", "throttle", "email", "max") in found
-    assert ("body", "throttle", "fax", "[key]") in found
+    assert ("body", "throttle", "fax") in found
     assert any(loc[:2] == ("body", "reentry") for loc in found)
 
 
-def test_nul_characters_are_refused_before_anything_is_stored():
+def test_nul_characters_are_refused_at_their_field_before_anything_is_stored():
     assert locations(campaign(mail("m1", template={"subject": "a\u0000", "text": "x"}))) == {
-        ("body",)
+        ("body", "steps", 0, "template", "subject")
     }
 
 

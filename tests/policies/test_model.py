@@ -46,7 +46,7 @@ def test_a_shape_problem_does_not_hide_a_repeated_name_nor_an_unknown_channel():
         Policy.checked(document, {"email"})
     assert [loc for loc, _ in problems(raised.value)] == [
         ("rules", 0, "min_gap", "gap"),
-        ("rules", 1),
+        ("rules", 1, "type"),
         ("rules", 1, "name"),
         ("rules", 1, "channels", 0),
     ]
