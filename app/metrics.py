@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["CONTACTS_UPSERTED", "HTTP_REQUESTS", "HTTP_SECONDS"]
+__all__ = ["CONTACTS_UPSERTED", "HTTP_REQUESTS", "HTTP_SECONDS", "WEBHOOKS_REFUSED"]
 
 HTTP_REQUESTS = Counter(
     "kizuna_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -14,4 +14,10 @@ HTTP_SECONDS = Histogram(
 )
 CONTACTS_UPSERTED = Counter(
     "kizuna_contacts_upserted_total", "Contacts created or updated", ["outcome"]
+)
+#: Postmark never retries a request answered 401: a wrong setting loses events silently.
+WEBHOOKS_REFUSED = Counter(
+    "kizuna_webhooks_refused_total",
+    "Provider webhooks refused for a bad, stale or replayed signature",
+    ["provider"],
 )

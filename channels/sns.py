@@ -3,9 +3,6 @@ bridge service that talks to the network (webhook mode)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 from typing import ClassVar, Literal
@@ -22,26 +19,14 @@ from channels.base import (
     FarEndAnswer,
     PermanentError,
     TemplateFields,
+    TemplateProblem,
     TransientError,
 )
+from channels.webhooks import sign_webhook
 
-__all__ = ["NETWORKS", "SnsChannel", "sign_webhook"]
+__all__ = ["NETWORKS", "SnsChannel"]
 
 NETWORKS = frozenset({"linkedin", "x", "facebook", "instagram"})
-
-
-def sign_webhook(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """A Standard Webhooks signature (`v1,<base64 HMAC-SHA256>`) of a request body.
-
-    A `whsec_` secret is base64 as the specification has it; any other is used as it is.
-    """
-    if secret.startswith("whsec_"):
-        key = base64.b64decode(secret.removeprefix("whsec_"))
-    else:
-        key = secret.encode()
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 class SnsChannel(BaseChannel):
@@ -83,10 +68,11 @@ class SnsChannel(BaseChannel):
         return "send" if self._mode == "webhook" else "task"
 
     @classmethod
-    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+    def check_template(cls, template: Mapping[str, str]) -> list[TemplateProblem]:
         network = template.get("network")
         if network is not None and "{" not in network and network not in NETWORKS:
-            return [f"network must be one of {', '.join(sorted(NETWORKS))}, not {network!r}"]
+            known = ", ".join(sorted(NETWORKS))
+            return [TemplateProblem(f"network must be one of {known}, not {network!r}")]
         return []
 
     @classmethod

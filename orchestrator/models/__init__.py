@@ -12,6 +12,7 @@ from orchestrator.models.policy import PolicyVersion
 from orchestrator.models.schedule_run import ScheduleRun
 from orchestrator.models.step_entry import StepEntry
 from orchestrator.models.touch import Touch
+from orchestrator.models.webhook_receipt import WebhookReceipt
 
 __all__ = [
     "ApiKey",
@@ -29,5 +30,6 @@ __all__ = [
     "StepEntry",
     "Suppression",
     "Touch",
+    "WebhookReceipt",
     "metadata",
 ]
