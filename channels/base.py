@@ -6,7 +6,7 @@ its tables or its settings (their configuration arrives in their constructor).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -19,6 +19,8 @@ __all__ = [
     "FarEndAnswer",
     "PermanentError",
     "TemplateFields",
+    "TemplateProblem",
+    "TrackedLinks",
     "TransientError",
 ]
 
@@ -44,8 +46,20 @@ class ContactSnapshot:
 
 
 @dataclass(frozen=True)
+class TrackedLinks:
+    """The addresses at which Kizuna hears back about one touch: the tracked address of
+    the touch's link number `n` (`click(n)`), its open pixel and its unsubscribe page."""
+
+    click: Callable[[int], str]
+    open: str
+    unsubscribe: str
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """One touch to carry out: who, what (already rendered), and the key that makes it once."""
+    """One touch to carry out: who, what (already rendered), and the key that makes it once.
+    `links` are where clicks, opens and unsubscribes of the touch are heard, when Kizuna
+    listens for them."""
 
     touch_id: int
     idempotency_key: str
@@ -55,6 +69,7 @@ class Delivery:
     content: Mapping[str, str]
     campaign_id: int | None = None
     step_id: str | None = None
+    links: TrackedLinks | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,15 @@ class TemplateFields:
     @property
     def known(self) -> frozenset[str]:
         return self.required | self.optional | self.one_of
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """What a channel finds wrong with a step's template: at one of its fields, or at the
+    template as a whole (`field` None)."""
+
+    message: str
+    field: str | None = None
 
 
 class TransientError(Exception):
@@ -128,7 +152,7 @@ class Channel(Protocol):
     def mode(self) -> Literal["send", "task"]: ...
 
     @classmethod
-    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+    def check_template(cls, template: Mapping[str, str]) -> list[TemplateProblem]:
         """Problems of a step's template beyond its fields (a value out of range)."""
         ...
 
@@ -193,7 +217,7 @@ class BaseChannel:
         return "task"
 
     @classmethod
-    def check_template(cls, template: Mapping[str, str]) -> list[str]:
+    def check_template(cls, template: Mapping[str, str]) -> list[TemplateProblem]:
         return []
 
     @classmethod

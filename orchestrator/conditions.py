@@ -27,6 +27,7 @@ __all__ = [
     "holds",
     "matches",
     "named_steps",
+    "suspected_bot",
 ]
 
 _MISSING = object()
@@ -181,12 +182,19 @@ def holds(condition: Condition, facts: Facts) -> bool:
 
 
 def matches(condition: EventCondition, event: EventFact) -> bool:
-    """Whether one event is of the type, about the step, and with the data asked for."""
-    if event.type != condition.event:
+    """Whether one event is of the type, about the step, and with the data asked for. An
+    event flagged `suspected_bot` (a link scanner's click) matches nothing."""
+    if event.type != condition.event or suspected_bot(event.data):
         return False
     if condition.step is not None and event.step_id != condition.step:
         return False
     return contains(event.data, condition.data or {})
+
+
+def suspected_bot(data: Mapping[str, Any]) -> bool:
+    """Whether an event's data flag it as a link scanner's (`"suspected_bot": true`): such
+    an event is kept, and moves no enrollment."""
+    return data.get("suspected_bot") is True
 
 
 def first_match(

@@ -30,6 +30,7 @@ from orchestrator.snapshots import snapshot
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import DeliveryOutcome, TouchStore
+from orchestrator.tracking import LinkMaker
 from orchestrator.withdrawals import refused, withdrawn
 
 __all__ = ["Outbox"]
@@ -50,7 +51,8 @@ class _Outcome:
 
 
 class Outbox:
-    """Delivers queued touches of `send` channels, a batch at a time."""
+    """Delivers queued touches of `send` channels, a batch at a time; with `links`, each
+    delivery carries the tracked links of its touch."""
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class Outbox:
         concurrency: int = 8,
         lease: timedelta = timedelta(minutes=30),
         quick_retries: int = 2,
+        links: LinkMaker | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -72,6 +75,7 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._quick_retries = quick_retries
+        self._links = links
 
     @property
     def batch_size(self) -> int:
@@ -116,6 +120,7 @@ class Outbox:
             content=touch.content,
             campaign_id=touch.campaign_id,
             step_id=touch.step_id,
+            links=None if self._links is None else self._links.for_touch(touch.id),
         )
         channel = self._channels[touch.channel]
         retrying = AsyncRetrying(

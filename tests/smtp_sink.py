@@ -20,6 +20,8 @@ class SmtpSink:
 
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
+    #: each message as its bytes arrived (a DKIM signature is checked over them)
+    raw: list[bytes] = field(default_factory=list)
     #: recipient -> SMTP reply for RCPT TO ("550 5.1.1 no such user", "451 4.3.0 try later")
     refuse: dict[str, str] = field(default_factory=dict)
     #: a reply for MAIL FROM instead of accepting the sender
@@ -40,6 +42,7 @@ class SmtpSink:
     async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=default)
         self.messages.append(message)
+        self.raw.append(envelope.original_content or envelope.content)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:

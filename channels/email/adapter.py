@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from email.policy import SMTP
 from typing import ClassVar, Literal
 
 from channels.base import (
@@ -15,9 +16,18 @@ from channels.base import (
     FarEndAnswer,
     PermanentError,
     TemplateFields,
+    TemplateProblem,
     TransientError,
 )
-from channels.email.message import SenderIdentity, build_message, message_id_for
+from channels.email.links import bad_link_targets, has_line_break, link_targets
+from channels.email.message import (
+    SenderIdentity,
+    UnsendableMessage,
+    build_message,
+    message_id_for,
+    one_address,
+)
+from channels.email.signing import DkimKey
 from channels.email.transport import (
     MemorySmtp,
     SmtpConfig,
@@ -39,7 +49,8 @@ class EmailChannel(BaseChannel):
     default_weight: ClassVar[float] = 1.0
     template_fields: ClassVar[TemplateFields] = TemplateFields(
         required=frozenset({"subject"}),
-        optional=frozenset({"from"}),
+        #: `track_links`: `true` tracks the links of transactional mail too.
+        optional=frozenset({"from", "track_links"}),
         one_of=frozenset({"text", "html"}),
     )
     example_template: ClassVar[Mapping[str, str]] = {
@@ -54,14 +65,42 @@ class EmailChannel(BaseChannel):
         smtp: SmtpConfig | None = None,
         sender: SenderIdentity | None = None,
         transport: SmtpTransport | None = None,
+        dkim: DkimKey | None = None,
     ) -> None:
-        """`transport` replaces the pool of connections to `smtp` (a MemorySmtp in tests)."""
+        """`transport` replaces the pool of connections to `smtp` (a MemorySmtp in tests);
+        with `dkim`, every message is signed."""
         self._transport = transport or SmtpPool(smtp or SmtpConfig())
         self._sender = sender or SenderIdentity(address="kizuna@localhost")
+        self._dkim = dkim
 
     @property
     def mode(self) -> Literal["send", "task"]:
         return "send"
+
+    @classmethod
+    def check_template(cls, template: Mapping[str, str]) -> list[TemplateProblem]:
+        """Header values on one line, one sender address, links to web addresses only, and
+        `track_links` a switch. Values written as template markup are judged as rendered."""
+        problems = [
+            TemplateProblem(f"template field {name!r} is a header value: no line breaks", name)
+            for name in ("subject", "from")
+            if has_line_break(template.get(name, ""))
+        ]
+        sender = template.get("from", "")
+        if sender and "{" not in sender and not has_line_break(sender) and not one_address(sender):
+            problems.append(TemplateProblem("`from` must be one email address", "from"))
+        problems += [
+            TemplateProblem(f"link to {target[:100]!r}: only http and https links", "html")
+            for target in bad_link_targets(template.get("html", ""))
+        ]
+        if template.get("track_links", "false") not in ("true", "false"):
+            problems.append(TemplateProblem("`track_links` is true or false", "track_links"))
+        return problems
+
+    @classmethod
+    def link_targets(cls, content: Mapping[str, str]) -> list[str]:
+        """Where the tracked links of a touch's rendered content lead, by their number."""
+        return link_targets(content)
 
     @classmethod
     def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
@@ -82,20 +121,28 @@ class EmailChannel(BaseChannel):
         return cls(transport=relay)
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
-        """Send the message over the transport; its Message-ID comes from the touch."""
+        """Send the message over the transport, signed when a DKIM key is set; its
+        Message-ID comes from the touch. A message that must not go out fails alone."""
         recipient = delivery.contact.email
         if not recipient:
             raise PermanentError("the contact has no email address")
         message_id = message_id_for(delivery.idempotency_key, self._sender.domain)
-        message = build_message(
-            sender=self._sender,
-            recipient=recipient,
-            content=delivery.content,
-            message_id=message_id,
-            marketing=delivery.category == "marketing",
-        )
         try:
-            await self._transport.send(message)
+            message = build_message(
+                sender=self._sender,
+                recipient=recipient,
+                content=delivery.content,
+                message_id=message_id,
+                marketing=delivery.category == "marketing",
+                links=delivery.links,
+            )
+        except UnsendableMessage as exc:
+            raise PermanentError(str(exc)) from exc
+        data = message.as_bytes(policy=SMTP)
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        try:
+            await self._transport.send(self._sender.address, message["To"], data)
         except SmtpRefusal as exc:
             if exc.at_recipient:
                 raise _refused_recipient(exc.code, exc.text) from exc

@@ -6,10 +6,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, getaddresses
 from html import escape
 
-__all__ = ["SenderIdentity", "build_message", "message_id_for"]
+from channels.base import TrackedLinks
+from channels.email.links import bad_link_targets, has_line_break, rewrite_links
+
+__all__ = [
+    "SenderIdentity",
+    "UnsendableMessage",
+    "build_message",
+    "message_id_for",
+    "one_address",
+]
+
+
+#: Bodies in base64: 7-bit clean, so no relay re-encodes them (which would break a DKIM
+#: signature) and no relay needs 8BITMIME.
+_CTE = "base64"
+
+
+class UnsendableMessage(ValueError):
+    """The rendered message cannot go out as it is (a header value with a line break, a
+    recipient that is not one address, a link that is not a web address)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,21 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
     return f"<{idempotency_key.replace(':', '.')}@{domain}>"
 
 
+def one_address(value: str) -> tuple[str, str] | None:
+    """The display name and address of a header value that names exactly one mailbox on
+    one line; None for anything else (a list, a line break, no address)."""
+    if has_line_break(value):
+        return None
+    found = getaddresses([value])
+    if len(found) != 1:
+        return None
+    name, address = found[0]
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain) or any(c in address for c in ' <>"()'):
+        return None
+    return name, address
+
+
 def build_message(
     *,
     sender: SenderIdentity,
@@ -38,33 +72,56 @@ def build_message(
     content: Mapping[str, str],
     message_id: str,
     marketing: bool,
+    links: TrackedLinks | None = None,
     sent_at: datetime | None = None,
 ) -> EmailMessage:
-    """The message: text and/or HTML (UTF-8), the sender's details on marketing mail, and
-    `List-Unsubscribe` (RFC 8058 one-click) when the content carries an unsubscribe URL."""
+    """The message: text and/or HTML (UTF-8). Where Kizuna hears back (`links`), marketing
+    mail gets its links tracked, an open pixel in HTML and `List-Unsubscribe` (RFC 8058
+    one-click); transactional mail gets its links tracked when the step asks
+    (`track_links`). Marketing mail carries the sender's details and the unsubscribe link.
+    Raises UnsendableMessage for a message that must not go out."""
+    recipient_mailbox = None if "," in recipient else one_address(recipient)
+    if recipient_mailbox is None or recipient_mailbox[0]:
+        raise UnsendableMessage("the contact's email address is not one plain address")
+    subject = content.get("subject", "")
+    if has_line_break(subject):
+        raise UnsendableMessage("the rendered subject has a line break")
+    name, address = sender.name or "", sender.address
+    if content.get("from"):
+        mailbox = one_address(content["from"])
+        if mailbox is None:
+            raise UnsendableMessage("the rendered `from` is not one address on one line")
+        name, address = mailbox[0] or name, mailbox[1]
+    text, html = content.get("text"), content.get("html")
+    if html is not None and (bad := bad_link_targets(html)):
+        raise UnsendableMessage(f"the rendered HTML links to {bad[0][:100]!r}, not a web address")
+    if links is not None and (marketing or content.get("track_links") == "true"):
+        rewritten = rewrite_links(content, links.click)
+        text, html = rewritten.get("text"), rewritten.get("html")
+
     message = EmailMessage()
-    from_address = content.get("from") or sender.address
-    message["From"] = formataddr((sender.name or "", from_address))
-    message["To"] = recipient
-    message["Subject"] = content.get("subject", "")
+    message["From"] = formataddr((name, address))
+    message["To"] = recipient_mailbox[1]
+    message["Subject"] = subject
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(sent_at or datetime.now(UTC))
-    unsubscribe = content.get("unsubscribe_url")
+    unsubscribe = links.unsubscribe if links is not None and marketing else None
     if unsubscribe:
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     footer = _footer(sender, unsubscribe) if marketing else ""
-    text, html = content.get("text"), content.get("html")
     if text is not None or html is None:
         message.set_content(
-            (text or "") + (f"\n\n-- \n{footer}" if footer else ""), charset="utf-8"
+            (text or "") + (f"\n\n-- \n{footer}" if footer else ""), charset="utf-8", cte=_CTE
         )
     if html is not None:
-        html_footer = f"<hr><p>{escape(footer).replace(chr(10), '<br>')}</p>" if footer else ""
+        html += _html_footer(sender, unsubscribe) if marketing else ""
+        if marketing and links is not None:
+            html += f'<img src="{escape(links.open)}" width="1" height="1" alt="">'
         if text is None:
-            message.set_content(html + html_footer, subtype="html", charset="utf-8")
+            message.set_content(html, subtype="html", charset="utf-8", cte=_CTE)
         else:
-            message.add_alternative(html + html_footer, subtype="html", charset="utf-8")
+            message.add_alternative(html, subtype="html", charset="utf-8", cte=_CTE)
     return message
 
 
@@ -73,3 +130,10 @@ def _footer(sender: SenderIdentity, unsubscribe: str | None) -> str:
     if unsubscribe:
         lines.append(f"配信停止 / Unsubscribe: {unsubscribe}")
     return "\n".join(lines)
+
+
+def _html_footer(sender: SenderIdentity, unsubscribe: str | None) -> str:
+    lines = [escape(line) for line in (sender.name, sender.postal_address, sender.address) if line]
+    if unsubscribe:
+        lines.append(f'<a href="{escape(unsubscribe)}">配信停止 / Unsubscribe</a>')
+    return f"<hr><p>{'<br>'.join(lines)}</p>"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from typing import Literal
 
 import aiosmtplib
@@ -49,10 +51,11 @@ class SmtpUnreachable(Exception):
 
 
 class SmtpTransport(ABC):
-    """Hands one message to a relay; raises SmtpRefusal or SmtpUnreachable."""
+    """Hands one message, as the bytes to send, from `sender` to `recipient` to a relay;
+    raises SmtpRefusal or SmtpUnreachable."""
 
     @abstractmethod
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, sender: str, recipient: str, data: bytes) -> None: ...
 
     async def close(self) -> None:
         """Release the connections held."""
@@ -67,11 +70,11 @@ class SmtpPool(SmtpTransport):
         self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(config.pool_size)
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, sender: str, recipient: str, data: bytes) -> None:
         async with self._slots:
             connection = await self._connection()
             try:
-                await connection.send_message(message)
+                await connection.sendmail(sender, [recipient], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 await self._reset_or_close(connection)
                 (refusal, *_) = exc.recipients  # one recipient a message
@@ -141,10 +144,10 @@ class MemorySmtp(SmtpTransport):
         self.unreachable = unreachable
         self.sent: list[EmailMessage] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, sender: str, recipient: str, data: bytes) -> None:
         if self.unreachable:
             raise SmtpUnreachable("cannot reach the SMTP relay: in-memory relay is down")
         if self.reply is not None:
             code, text = self.reply
             raise SmtpRefusal(code, text, at_recipient=self.at_recipient)
-        self.sent.append(message)
+        self.sent.append(message_from_bytes(data, policy=default))

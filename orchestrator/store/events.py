@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import false, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,11 +68,13 @@ class EventStore:
         return list(result)
 
     async def counts_by_step(self, campaign_id: int) -> list[tuple[str | None, str, int]]:
-        """Events about the campaign's touches, counted by (step, event type)."""
+        """Events about the campaign's touches, counted by (step, event type); a link
+        scanner's (`suspected_bot`) are not the contact's doing and are left out."""
+        scanner = func.coalesce(_event.c.data["suspected_bot"].as_boolean(), false())
         result = await self._session.exec(
             select(Touch.step_id, Event.type, func.count())
             .join(Touch, col(Touch.id) == col(Event.touch_id))
-            .where(col(Touch.campaign_id) == campaign_id)
+            .where(col(Touch.campaign_id) == campaign_id, scanner.is_(false()))
             .group_by(col(Touch.step_id), col(Event.type))
         )
         return [(step, type_, count) for step, type_, count in result.all()]

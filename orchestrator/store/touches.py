@@ -252,6 +252,22 @@ class TouchStore:
         )
         return int(result.rowcount)
 
+    async def cancel_queued_marketing(
+        self, contact_id: int, channel: str, rule: str, reason: str, now: datetime
+    ) -> int:
+        """Withdraw the contact's queued marketing touches on `channel` (an unsubscribe)."""
+        result = await self._session.exec(
+            update(_touch)
+            .where(
+                _touch.c.contact_id == contact_id,
+                _touch.c.channel == channel,
+                _touch.c.category == "marketing",
+                _touch.c.status == "queued",
+            )
+            .values(status="canceled", rule=rule, reason=reason, lease_until=None, updated_at=now)
+        )
+        return int(result.rowcount)
+
     async def mark_in_doubt(self, now: datetime) -> int:
         """`sending` touches whose lease expired: the process died mid-send. They may or
         may not have gone out, so they are reported, never sent again by themselves."""

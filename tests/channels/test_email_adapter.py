@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import Delivery, PermanentError, TransientError
+from channels.base import Delivery, PermanentError, TrackedLinks, TransientError
 from channels.email import EmailChannel, SmtpConfig
 from channels.email.message import SenderIdentity
 from tests.channels.test_contract import CONTACT
@@ -13,9 +13,16 @@ from tests.smtp_sink import smtp_sink
 SENDER = SenderIdentity("news@shop.example.jp", "絆ショップ", "東京都渋谷区神宮前1-2-3")
 
 
+LINKS = TrackedLinks(
+    click=lambda n: f"https://k.example/t/c/{n}",
+    open="https://k.example/t/o/t",
+    unsubscribe="https://k.example/u/t",
+)
+
+
 def delivery() -> Delivery:
-    content = {"subject": "ご案内", "text": "本文", "unsubscribe_url": "https://k.example/u/t"}
-    return Delivery(7, "7:1:0", "email", "marketing", CONTACT, content)
+    content = {"subject": "ご案内", "text": "本文"}
+    return Delivery(7, "7:1:0", "email", "marketing", CONTACT, content, links=LINKS)
 
 
 async def send(sink) -> None:
