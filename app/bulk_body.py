@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from app.errors import NotJson
@@ -27,7 +27,10 @@ async def read_rows(request: Request, max_rows: int) -> list[Any]:
 
     A line of NDJSON that is not JSON means the upload itself is damaged (cut off,
     mis-encoded), so the request fails as a whole; a row that is JSON but not a valid
-    contact is the service's to report, row by row.
+    contact is the service's to report, row by row. The rows are read as every other route
+    reads its body (the standard library's reader), so a value no database stores (a lone
+    surrogate, an integer beyond 64 bits, `NaN`, `1e400`) reaches validation as it was sent
+    and is reported at its field.
     """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
@@ -46,8 +49,8 @@ async def read_rows(request: Request, max_rows: int) -> list[Any]:
 
 def _json_rows(body: bytes) -> list[Any]:
     try:
-        rows = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        rows = json.loads(body)
+    except ValueError as exc:  # not JSON, or not UTF-8
         raise NotJson(
             "The body is not JSON.",
             errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
@@ -67,8 +70,8 @@ def _ndjson_rows(body: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            rows.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
+            rows.append(json.loads(line))
+        except ValueError as exc:  # not JSON, or not UTF-8
             problems.append(
                 {"loc": ["body", index], "msg": f"line {index + 1}: {exc}", "type": "json_invalid"}
             )

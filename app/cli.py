@@ -18,7 +18,7 @@ from app.demo import load_demo
 from app.logging import configure_logging
 from app.main import create_app
 from app.migrations import migrate as run_migrations
-from app.runtime import NotMigrated, check_migrated, start_runtime
+from app.runtime import DatabaseNotReady, check_migrated, start_runtime
 from app.settings import Settings, get_settings
 from orchestrator.clock import SystemClock
 from orchestrator.errors import DomainError
@@ -26,6 +26,9 @@ from orchestrator.models import ApiKey
 from orchestrator.services.api_keys import SCOPES, ApiKeyService, Scope
 
 __all__ = ["main"]
+
+#: The most a request line and its headers may take.
+_MAX_HEADER_BYTES = 64 * 1024
 
 _log = logging.getLogger("kizuna.cli")
 
@@ -49,7 +52,17 @@ def serve(
     asyncio.run(_check_database(settings.database_url))
     typer.echo(f"Kizuna on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     app = create_app(settings, run_engine=engine)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        # h11 bounds the request line and headers it buffers (answering 400 past the
+        # bound); httptools, uvicorn's other parser, would read megabytes before any 401.
+        http="h11",
+        h11_max_incomplete_event_size=_MAX_HEADER_BYTES,
+    )
 
 
 async def _check_database(url: str) -> None:
@@ -194,7 +207,7 @@ def main() -> None:
     """Entry point of the `kizuna` console script."""
     try:
         cli()
-    except (NotMigrated, DomainError) as exc:
+    except (DatabaseNotReady, DomainError) as exc:
         # What the user can act on is one line, not a traceback.
         typer.echo(f"kizuna: {exc}", err=True)
         raise SystemExit(1) from None

@@ -11,7 +11,18 @@ from fastapi_offline import FastAPIOffline
 
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, RequestContext
-from app.routers import campaigns, contacts, events, health, home, keys, policy, tasks
+from app.routers import (
+    campaigns,
+    contacts,
+    events,
+    health,
+    home,
+    keys,
+    policy,
+    tasks,
+    tracking,
+    webhooks,
+)
 from app.runtime import start_runtime
 from app.schemas.problems import problems_as_problem_json
 from app.settings import Settings, get_settings
@@ -65,6 +76,8 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(keys.router)
+    app.include_router(tracking.router)
+    app.include_router(webhooks.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
 

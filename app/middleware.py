@@ -49,7 +49,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_label(scope, status)
+            route = _route_label(scope)
             method = scope["method"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_SECONDS.labels(method, route).observe(elapsed)
@@ -57,16 +57,18 @@ class RequestContext:
             REQUEST_ID.reset(token)
 
 
-def _route_label(scope: Scope, status: int) -> str:
+def _route_label(scope: Scope) -> str:
     """The route template (`/v1/contacts/{contact_id}`), never a raw id-bearing path.
 
     Starlette's own routes (the docs) leave no template behind; their paths are fixed and
-    few, so they label themselves. Anything else unmatched is one label, whatever its path.
+    few, so they label themselves. A request no route took (a 404, or the redirect of a
+    path with a trailing slash) is one label, whatever its path and answer, so no client
+    can grow the metrics.
     """
     route = scope.get("route")
     if route is not None:
         return _CONVERTOR.sub("}", route.path)
-    return str(scope["path"]) if status < 400 else "unmatched"
+    return str(scope["path"]) if "endpoint" in scope else "unmatched"
 
 
 class _TooLarge(HTTPException):

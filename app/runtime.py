@@ -3,6 +3,7 @@ the channel adapters and, in `serve` and `dispatch`, the engine's scheduler."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +21,9 @@ from app.channels import build_channels
 from app.database import create_engine, create_sessionmaker, is_sqlite
 from app.migrations import alembic_config
 from app.settings import Settings
+from app.webhooks import build_webhook_verifiers
 from channels.base import Channel
+from channels.email.providers import WebhookVerifier
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.dispatcher import Dispatcher
@@ -28,16 +32,34 @@ from orchestrator.scheduler import EngineScheduler
 from orchestrator.schedules import ScheduleRunner
 from orchestrator.services.api_keys import ApiKeyService
 from orchestrator.services.installation import ensure_secret_key
+from orchestrator.tracking import LinkMaker, TokenSigner
 
-__all__ = ["NotMigrated", "Runtime", "check_migrated", "start_runtime"]
+__all__ = [
+    "DatabaseNotReady",
+    "DatabaseUnreachable",
+    "NotMigrated",
+    "Runtime",
+    "check_migrated",
+    "start_runtime",
+]
+
+_log = logging.getLogger("kizuna.runtime")
 
 
-class NotMigrated(Exception):
+class DatabaseNotReady(Exception):
+    """The database cannot serve Kizuna yet; the message says why and what to do, in a line."""
+
+
+class NotMigrated(DatabaseNotReady):
     """The database has no Kizuna schema, or an older one than this Kizuna's."""
 
 
+class DatabaseUnreachable(DatabaseNotReady):
+    """No connection to the database: the server is down, or refuses the name or the user."""
+
+
 async def check_migrated(engine: AsyncEngine, url: str) -> None:
-    """Raise `NotMigrated`, in one line naming the way out, unless `url`'s database has the
+    """Raise `DatabaseNotReady`, in one line naming the way out, unless `url`'s database has the
     newest schema: whatever runs before it would fail on a missing table or column."""
     where = make_url(url).render_as_string(hide_password=True)
     sqlite_file = _sqlite_file(url)
@@ -47,8 +69,14 @@ async def check_migrated(engine: AsyncEngine, url: str) -> None:
             f"The database at KIZUNA_DATABASE_URL ({where}) is not migrated: there is no "
             f"file {sqlite_file}. Run `kizuna migrate` first."
         )
-    async with engine.connect() as connection:
-        current = await connection.run_sync(_current_revisions)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(_current_revisions)
+    except (DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise DatabaseUnreachable(
+            f"Cannot reach the database at KIZUNA_DATABASE_URL ({where}): {reason}"
+        ) from exc
     newest = _newest_revisions(url)
     if not current or (newest is not None and current != newest):
         state = f"at revision {', '.join(sorted(current))}" if current else "empty"
@@ -93,6 +121,8 @@ class Runtime:
     secret_key: str
     channels: dict[str, Channel] = field(default_factory=dict)
     catalog: CampaignCatalog = field(default_factory=CampaignCatalog)
+    #: Checks of the email providers' webhooks, by provider; those not configured absent.
+    email_webhooks: dict[str, WebhookVerifier] = field(default_factory=dict)
     #: Processes that validate large bulk requests; None validates in this process.
     bulk_pool: ProcessPoolExecutor | None = None
     #: The engine's jobs, when this process runs them.
@@ -109,8 +139,14 @@ class Runtime:
         )
 
     def outbox(self) -> Outbox:
-        """An outbox over this process's database and channels."""
-        return Outbox(self.sessions, self.clock, self.channels, self.catalog)
+        """An outbox over this process's database and channels, tracking links under the
+        public URL."""
+        links = LinkMaker(self.settings.public_url, self.tokens())
+        return Outbox(self.sessions, self.clock, self.channels, self.catalog, links=links)
+
+    def tokens(self) -> TokenSigner:
+        """The signer of tracked-link and unsubscribe tokens, with the installation's secret."""
+        return TokenSigner(self.secret_key)
 
     def wake(self) -> None:
         """New work is due: run the dispatcher now, if this process runs it."""
@@ -160,11 +196,19 @@ async def start_runtime(settings: Settings, clock: Clock) -> Runtime:
             else:
                 secret_key = await ensure_secret_key(session, clock)
             if settings.admin_api_key is not None:
-                await ApiKeyService(session, clock).ensure(
+                admin = await ApiKeyService(session, clock).ensure(
                     "admin (KIZUNA_ADMIN_API_KEY)",
                     settings.admin_api_key.get_secret_value(),
                     ["admin"],
                 )
+                if admin.revoked_at is not None:
+                    _log.warning(
+                        "KIZUNA_ADMIN_API_KEY names key %s (%s...), revoked at %s: it stays "
+                        "revoked and opens nothing; set a new key or unset the variable",
+                        admin.id,
+                        admin.prefix,
+                        admin.revoked_at.isoformat(),
+                    )
     except BaseException:
         await engine.dispose()
         raise
@@ -182,5 +226,6 @@ async def start_runtime(settings: Settings, clock: Clock) -> Runtime:
         clock,
         secret_key,
         channels=build_channels(settings),
+        email_webhooks=build_webhook_verifiers(settings, clock),
         bulk_pool=bulk_pool,
     )

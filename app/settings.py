@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from channels.email.links import has_line_break
 from orchestrator.contact_fields import check_timezone
 
 __all__ = ["Settings", "get_settings"]
@@ -27,6 +29,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
     admin_api_key: SecretStr | None = None
+    #: When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
+    metrics_token: SecretStr | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
@@ -38,6 +42,10 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     sender_name: str | None = None
     sender_postal_address: str | None = None
+    #: DKIM signing of every message: all three, or none.
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key: Path | None = None
 
     dispatch_interval: float = Field(default=1.0, gt=0)
     default_timezone: str = "Asia/Tokyo"
@@ -49,6 +57,8 @@ class Settings(BaseSettings):
     postmark_username: str | None = None
     postmark_password: SecretStr | None = None
     ses_topic_arn: str | None = None
+    #: Soft bounces in a row (no delivery between them) that suppress an address.
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
 
     sns_mode: Literal["task", "webhook"] = "task"
     sns_bridge_url: str | None = None
@@ -81,6 +91,23 @@ class Settings(BaseSettings):
     def _bridge_for_webhook_mode(self) -> Settings:
         if self.sns_mode == "webhook" and not (self.sns_bridge_url and self.sns_bridge_secret):
             raise ValueError("KIZUNA_SNS_MODE=webhook needs KIZUNA_SNS_BRIDGE_URL and _SECRET")
+        return self
+
+    @field_validator("mail_from", "sender_name", "dkim_domain", "dkim_selector")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and has_line_break(value):
+            raise ValueError("goes into a mail header: no line breaks")
+        return value
+
+    @model_validator(mode="after")
+    def _whole_dkim_key(self) -> Settings:
+        given = (self.dkim_domain, self.dkim_selector, self.dkim_private_key)
+        if any(value is not None for value in given) and None in given:
+            raise ValueError(
+                "DKIM signing needs KIZUNA_DKIM_DOMAIN, KIZUNA_DKIM_SELECTOR and "
+                "KIZUNA_DKIM_PRIVATE_KEY together"
+            )
         return self
 
     @field_validator("public_url")

@@ -12,6 +12,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
+from orchestrator.messages import shown
+
 __all__ = [
     "PHONE_REGION",
     "address_hash",
@@ -40,14 +42,14 @@ def _zones() -> frozenset[str]:
 def check_timezone(value: str) -> str:
     """Return `value` if it names a zone of the IANA database, else raise ValueError."""
     if value not in _zones():
-        raise ValueError(f"{value!r} is not an IANA time zone (for example 'Asia/Tokyo')")
+        raise ValueError(f"{shown(value)} is not an IANA time zone (for example 'Asia/Tokyo')")
     return value
 
 
 def check_locale(value: str) -> str:
     """Return a BCP 47 language tag in its usual spelling (`ja-JP`)."""
     if not _LOCALE.match(value):
-        raise ValueError(f"{value!r} is not a language tag such as 'ja-JP'")
+        raise ValueError(f"{shown(value)} is not a language tag such as 'ja-JP'")
     return value.replace("_", "-")
 
 
@@ -66,9 +68,9 @@ def normalize_phone(value: str, default_region: str) -> str:
     try:
         number = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{value!r} is not a phone number") from exc
+        raise ValueError(f"{shown(value)} is not a phone number") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number for its country")
+        raise ValueError(f"{shown(value)} is not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -9,13 +9,14 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
@@ -31,7 +32,8 @@ from orchestrator.conditions import (
 )
 from orchestrator.definition_fields import KnownChannel, Location, Strict, TimeZone
 from orchestrator.errors import json_path
-from orchestrator.models.checks import reject_nul
+from orchestrator.messages import shown
+from orchestrator.models.checks import storable
 from orchestrator.steps import (
     AnyStep,
     BranchStep,
@@ -113,13 +115,16 @@ class Schedule(Strict):
     timezone: TimeZone = "Asia/Tokyo"
     audience: Condition
 
-    @model_validator(mode="after")
-    def _valid_cron(self) -> Schedule:
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        """A crontab line reads the same in every zone: checked alone, at `cron`, so a bad
+        zone or audience beside it is reported too."""
         try:
-            cron_trigger(self.cron, self.timezone)
+            cron_trigger(cron, "UTC")
         except (ValueError, KeyError) as exc:
-            raise ValueError(f"cron {self.cron!r}: {exc}") from exc
-        return self
+            raise ValueError(f"cron {shown(cron)}: {exc}") from exc
+        return cron
 
 
 class Throttle(Strict):
@@ -142,20 +147,18 @@ class CampaignDefinition(Strict):
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
-        return reject_nul(data)
+        return storable(data)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _shape_and_graph(
-        cls, data: Any, handler: ModelWrapValidatorHandler[CampaignDefinition]
-    ) -> CampaignDefinition:
+    def _shape_and_graph(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         """Check the graph of steps even where their shape is broken, so one answer lists
         every problem. A graph problem at a field whose shape is wrong already (a target
         that is no step id at all) is left out: the field is reported once."""
         if isinstance(data, CampaignDefinition):
             return handler(data)
         shape: list[ErrorDetails] = []
-        campaign: CampaignDefinition | None = None
+        campaign: Self | None = None
         try:
             campaign = handler(data)
         except ValidationError as exc:

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "TooLarge",
+    "Unauthenticated",
     "json_path",
     "problems",
 ]
@@ -52,10 +53,13 @@ def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def json_path(loc: Iterable[Any]) -> list[Any]:
     """The path as the client's JSON has it: pydantic adds a level naming the member of a
-    tagged union it tried (`steps.0.send.channel`), which the JSON has not."""
+    tagged union it tried (`steps.0.send.channel`), and `[key]` after a mapping's key that
+    is wrong (`throttle.fax.[key]`), which the JSON has not."""
     kept: list[Any] = []
     dropped = False
     for part in loc:
+        if part == "[key]":
+            continue
         union_place = bool(kept) and (isinstance(kept[-1], int) or kept[-1] in _UNION_PLACES)
         if part in _UNION_TAGS and union_place and not dropped:
             dropped = True
@@ -100,3 +104,11 @@ class TooLarge(DomainError):
     status = 413
     type = "content-too-large"
     title = "Content too large"
+
+
+class Unauthenticated(DomainError):
+    """The sender of a request cannot be trusted: a bad, stale or replayed signature."""
+
+    status = 401
+    type = "unauthorized"
+    title = "Unauthenticated"

@@ -2,45 +2,152 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError as JinjaError
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["TemplateError", "check_template", "render"]
+__all__ = ["MAX_SOURCE_BYTES", "TemplateError", "check_template", "render"]
 
-# Campaign authors are trusted less than code: the sandbox keeps templates from reaching
-# Python internals, and nothing a template does can change the data it is given.
-_text = ImmutableSandboxedEnvironment(autoescape=False)
-_html = ImmutableSandboxedEnvironment(autoescape=True)
-
-
-#: Every Jinja2 tag, expression and comment begins with it: text without it is the output.
-_MARKUP = "{"
+#: The largest template field accepted, in UTF-8 bytes.
+MAX_SOURCE_BYTES = 64 * 1024
+#: The largest constants a template may compute: text, and an integer Python still prints.
+_MOST_CHARACTERS = 64 * 1024
+_MOST_BITS = 14_000
+#: How much of an expression an error message quotes.
+_SHOWN = 80
 
 
 class TemplateError(ValueError):
     """A template that does not compile or cannot be rendered."""
 
 
+class _RuntimeOnly(CodeGenerator):
+    """Jinja2 computes constant expressions while it compiles, so `{{ 'a' * 10**9 }}` would
+    take seconds and a gigabyte before anything is stored. Here only literal text is written
+    out at compile time; every expression is computed when a touch is rendered, under the
+    bounds rendering has."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    code_generator_class = _RuntimeOnly
+
+
+# Campaign authors are trusted less than code: the sandbox keeps templates from reaching
+# Python internals, and nothing a template does can change the data it is given. The
+# optimizer, which folds constants too, is off.
+_text = _Environment(autoescape=False, optimized=False)
+_html = _Environment(autoescape=True, optimized=False)
+
+
+#: Every Jinja2 tag, expression and comment begins with it: text without it is the output.
+_MARKUP = "{"
+
+#: Compiled templates kept for rendering; a campaign's fields are a handful.
+_CACHED = 256
+
+
 def _environment(field: str) -> ImmutableSandboxedEnvironment:
     return _html if field == "html" else _text
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_CACHED)
 def _compiled(field: str, source: str) -> Any:
     return _environment(field).from_string(source)
 
 
-def check_template(field: str, source: str) -> None:
-    """Raise TemplateError, with the line, if `source` does not compile."""
+_ARITHMETIC: dict[type[nodes.BinExpr], Callable[[Any, Any], Any]] = {
+    nodes.Add: operator.add,
+    nodes.Sub: operator.sub,
+    nodes.Mul: operator.mul,
+    nodes.Div: operator.truediv,
+    nodes.FloorDiv: operator.floordiv,
+    nodes.Mod: operator.mod,
+    nodes.Pow: operator.pow,
+}
+
+
+class _Unknown:
+    """The value of an expression that depends on the contact."""
+
+
+_UNKNOWN = _Unknown()
+
+
+def _constant(node: nodes.Node, known: dict[int, Any]) -> Any:
+    """The value of a constant arithmetic expression, computed only where the result stays
+    small; `_UNKNOWN` for anything else. Raises TemplateError where computing it at render
+    time would fail for every contact (`1/0`) or exceed the bounds (`'a' * 10**9`)."""
+    if id(node) in known:
+        return known[id(node)]
+    value: Any = _UNKNOWN
+    if isinstance(node, nodes.Const) and isinstance(node.value, int | float | str):
+        value = node.value
+    elif isinstance(node, nodes.Neg | nodes.Pos):
+        operand = _constant(node.node, known)
+        if isinstance(operand, int | float) and not isinstance(operand, bool):
+            value = -operand if isinstance(node, nodes.Neg) else operand
+    elif isinstance(node, nodes.BinExpr) and type(node) in _ARITHMETIC:
+        left, right = _constant(node.left, known), _constant(node.right, known)
+        if _UNKNOWN not in (left, right):
+            value = _bounded(node, left, right)
+    known[id(node)] = value
+    return value
+
+
+def _bounded(node: nodes.BinExpr, left: Any, right: Any) -> Any:
+    expression = f"line {node.lineno}: `{left!r} {node.operator} {right!r}`"
+    if len(expression) > _SHOWN:
+        expression = f"line {node.lineno}: `... {node.operator} ...`"
+    if isinstance(node, nodes.Mod) and isinstance(left, str):
+        return _UNKNOWN  # formatting: its width is the renderer's to bound
+    numbers = all(isinstance(side, int) for side in (left, right))
+    if numbers and isinstance(node, nodes.Pow) and right > 0 and abs(left) > 1:
+        bits = right * abs(left).bit_length()
+    elif numbers and isinstance(node, nodes.Mul):
+        bits = left.bit_length() + right.bit_length()
+    else:
+        bits = 0
+    if bits > _MOST_BITS:
+        raise TemplateError(f"{expression} makes a number too large to print")
+    if isinstance(node, nodes.Mul) and isinstance(right, str):
+        left, right = right, left
+    if isinstance(node, nodes.Mul) and isinstance(left, str) and isinstance(right, int):
+        if len(left) * right > _MOST_CHARACTERS:
+            raise TemplateError(f"{expression} makes text of {len(left) * right:,} characters")
     try:
-        _compiled(field, source)
+        return _ARITHMETIC[type(node)](left, right)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise TemplateError(f"{expression} fails for every contact: {exc}") from exc
+
+
+def check_template(field: str, source: str) -> None:
+    """Raise TemplateError, with the line, if `source` is too large, does not compile, or
+    computes a constant that fails or exceeds the bounds for every contact."""
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        raise TemplateError(f"it is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}")
+    environment = _environment(field)
+    try:
+        tree = environment.parse(source)
+        environment.compile(tree)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}") from exc
+    except RecursionError as exc:
+        raise TemplateError("its expressions are nested too deeply") from exc
+    known: dict[int, Any] = {}
+    for node in tree.find_all((nodes.BinExpr, nodes.UnaryExpr)):
+        _constant(node, known)
 
 
 def render(template: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str]:

@@ -46,7 +46,8 @@ async def post_event(
 ) -> EventPublic:
     """Record an event (201); the same idempotency key again changes nothing (200). Enrollments
     waiting for it go on at once; a campaign's goal ends its enrollments."""
-    recorded = await EventService(session, runtime.clock, runtime.catalog).record_api_event(event)
+    service = EventService(session, runtime.clock, runtime.catalog)
+    recorded = await service.record_api_event(event, secret_key=runtime.secret_key)
     if recorded.created:
         background.add_task(runtime.wake)
     else:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -12,6 +16,10 @@ from app.errors import problem_response
 from app.schemas.problems import problem_responses
 
 router = APIRouter(tags=["operations"])
+
+_bearer = HTTPBearer(
+    auto_error=False, description="`KIZUNA_METRICS_TOKEN`, when set: `Authorization: Bearer ...`"
+)
 
 
 @router.get("/healthz")
@@ -36,7 +44,29 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/metrics", response_class=Response)
+async def _metrics_token(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Lets the request by when no metrics token is set, or when it brings the token."""
+    expected = runtime.settings.metrics_token
+    if expected is None:
+        return
+    given = "" if credentials is None else credentials.credentials
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(
+            401,
+            "Send the metrics token as `Authorization: Bearer <token>`.",
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(_metrics_token)],
+    responses=problem_responses(401),
+)
 async def metrics() -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition; with `KIZUNA_METRICS_TOKEN` set, for its bearer only."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from app.auth import CampaignsKey
 from app.deps import RuntimeDep, SessionDep
 from app.schemas.policy import PolicyDocument, PolicyPublic
 from app.schemas.problems import problem_responses
-from orchestrator.services.policies import PolicyService, parse_policy
+from orchestrator.services.policies import PolicyService, defaulted, parse_policy
 
 router = APIRouter(
     prefix="/v1/policy", tags=["policy"], responses=problem_responses(400, 401, 403, 422)
@@ -35,8 +35,10 @@ async def replace_policy(
     document: Annotated[PolicyDocument, Body()], service: ServiceDep, key: CampaignsKey
 ) -> PolicyPublic:
     """Store a new version; every problem of the document is listed at once. The
-    dispatcher decides under it from its next batch on, and records the version."""
-    return PolicyPublic.of(await service.replace(parse_policy(document), key.name))
+    dispatcher decides under it from its next batch on, and records the version. The
+    answer lists in `defaulted` what the document left out: `{}` is a policy without rules."""
+    stored = await service.replace(parse_policy(document), key.name)
+    return PolicyPublic.of(stored, defaulted=defaulted(document))
 
 
 @router.get("/versions", response_model=list[PolicyPublic], response_model_exclude_none=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from orchestrator.models.checks import reject_nul
+from orchestrator.models.checks import storable
 from orchestrator.services.api_keys import Scope
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic"]
@@ -24,7 +24,7 @@ class ApiKeyCreate(BaseModel):
     @field_validator("name", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
 
 class ApiKeyPublic(BaseModel):

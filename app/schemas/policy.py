@@ -36,14 +36,21 @@ class PolicyPublic(BaseModel):
     document: Policy
     created_at: datetime | None = None
     created_by: str | None = None
+    defaulted: list[str] | None = Field(
+        default=None,
+        description="in the answer to a replacement: what the document left out and so took "
+        "from the defaults: `rules` (none at all), `weights.<channel>` and "
+        "`consent.<channel>` (the channel adapter's)",
+    )
 
     @classmethod
-    def of(cls, in_force: PolicyInForce) -> PolicyPublic:
+    def of(cls, in_force: PolicyInForce, defaulted: list[str] | None = None) -> PolicyPublic:
         return cls(
             version=in_force.version,
             document=in_force.policy,
             created_at=in_force.created_at,
             created_by=in_force.created_by,
+            defaulted=defaulted,
         )
 
 

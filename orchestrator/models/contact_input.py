@@ -14,7 +14,8 @@ from orchestrator.contact_fields import (
     normalize_phone,
     region_of_locale,
 )
-from orchestrator.models.checks import reject_nul
+from orchestrator.messages import shown
+from orchestrator.models.checks import storable
 from orchestrator.models.contact import ContactBase
 
 __all__ = ["ContactUpsert", "PostalAddress"]
@@ -28,7 +29,7 @@ class PostalAddress(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
     recipient: str | None = Field(default=None, max_length=200)
     postal_code: str = Field(min_length=1, max_length=16)
@@ -64,7 +65,7 @@ class ContactUpsert(ContactBase):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
     @field_validator("email")
     @classmethod
@@ -87,12 +88,12 @@ class ContactUpsert(ContactBase):
         if value is None:
             return None
         problems = [
-            f"network {name!r} must be a lower-case name such as 'linkedin'"
+            f"network {shown(name)} must be a lower-case name such as 'linkedin'"
             for name in value
             if not (0 < len(name) <= 32 and name.isascii() and name.islower())
         ]
         problems += [
-            f"handle for {name!r} must be 1 to 255 characters"
+            f"handle for {shown(name)} must be 1 to 255 characters"
             for name, handle in value.items()
             if not 0 < len(handle.strip()) <= 255
         ]

@@ -18,7 +18,7 @@ from orchestrator.contact_fields import PHONE_REGION
 from orchestrator.contact_validation import RowError, ValidatedRows, validate_rows
 from orchestrator.errors import NotFound
 from orchestrator.models import ConsentLog, Contact, ContactUpsert, Suppression
-from orchestrator.models.checks import reject_nul
+from orchestrator.models.checks import storable
 from orchestrator.models.contact import ConsentStatus
 from orchestrator.snapshots import address_hashes
 from orchestrator.store.contacts import WRITABLE_COLUMNS, ContactStore
@@ -67,7 +67,7 @@ class ConsentChange(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
 
 class ContactService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +16,7 @@ from orchestrator.conditions import Facts, holds
 from orchestrator.definitions import CampaignDefinition, Condition, Cooldown
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.models import Campaign, Contact
+from orchestrator.models.checks import storable
 from orchestrator.snapshots import contact_fields
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactStore
@@ -41,6 +42,11 @@ class EnrollmentRequest(BaseModel):
         default=None, min_length=1, max_length=MAX_LISTED
     )
     filter: Condition | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable(data)
 
     @model_validator(mode="after")
     def _one_way(self) -> EnrollmentRequest:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,10 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
-from orchestrator.conditions import contains
+from orchestrator.conditions import contains, suspected_bot
 from orchestrator.errors import InvalidInput, NotFound
+from orchestrator.messages import shown
 from orchestrator.models import Event
-from orchestrator.models.checks import reject_nul
+from orchestrator.models.checks import storable
 from orchestrator.models.instants import Instant
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.enrollments import EnrollmentStore
@@ -23,7 +26,7 @@ from orchestrator.store.events import EventStore
 from orchestrator.store.signals import notify_dispatchers
 from orchestrator.store.touches import TouchStore
 
-__all__ = ["EventIn", "EventService", "Recorded"]
+__all__ = ["EventIn", "EventService", "Recorded", "keyed_digest"]
 
 
 class EventIn(BaseModel):
@@ -44,7 +47,7 @@ class EventIn(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
     @model_validator(mode="after")
     def _one_contact(self) -> EventIn:
@@ -63,6 +66,13 @@ class Recorded:
     woken: int = 0
 
 
+def keyed_digest(secret_key: str, text: str) -> str:
+    """`text` as an HMAC-SHA256 under a key derived from the installation's secret: the same
+    text always gives the same digest, and the digest tells nothing of the text."""
+    key = hmac.new(secret_key.encode(), b"kizuna event dedupe keys", hashlib.sha256).digest()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
 class EventService:
     """Events in one unit of work: the caller commits (and then wakes the dispatcher)."""
 
@@ -74,8 +84,10 @@ class EventService:
         self._catalog = catalog
         self._clock = clock
 
-    async def record_api_event(self, event: EventIn) -> Recorded:
-        """A client's event; its idempotency key makes a retry harmless."""
+    async def record_api_event(self, event: EventIn, *, secret_key: str) -> Recorded:
+        """A client's event; its idempotency key makes a retry harmless. The key is kept
+        only as a keyed hash (`secret_key`, the installation's): clients put order numbers
+        and addresses in it, and erasing a contact must leave none of them behind."""
         if event.contact_id is not None:
             contact = await self._contacts.get(event.contact_id)
         else:
@@ -83,7 +95,7 @@ class EventService:
             contact = await self._contacts.get_by_external_id(event.external_id)
         if contact is None or contact.erased_at is not None:
             who = event.contact_id if event.contact_id is not None else event.external_id
-            raise NotFound(f"contact {who!r} does not exist")
+            raise NotFound(f"contact {shown(who)} does not exist")
         assert contact.id is not None
         if event.touch_id is not None:
             touch = await TouchStore(self._session).get(event.touch_id)
@@ -97,7 +109,7 @@ class EventService:
             type=event.type,
             data=event.data,
             # Keys are the client's, per contact: another contact's event never answers.
-            dedupe_key=f"api:{contact.id}:{event.idempotency_key}",
+            dedupe_key=f"api:{contact.id}:{keyed_digest(secret_key, event.idempotency_key)}",
             source="api",
             occurred_at=event.occurred_at,
             touch_id=event.touch_id,
@@ -151,6 +163,7 @@ class EventService:
             and (goal := definitions[(e.campaign_id, e.campaign_version)].goal) is not None
             and goal.event == type
             and contains(data, goal.data or {})
+            and not suspected_bot(data)
         ]
         await self._enrollments.finish(reached, "exited", "goal", now)
         await TouchStore(self._session).cancel_open("enrollment_id", reached, "goal reached", now)

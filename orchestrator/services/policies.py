@@ -3,15 +3,18 @@ whole against the installed channels)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.registry import channel_names
 from orchestrator.clock import Clock
-from orchestrator.errors import InvalidInput, NotFound, problems
+from orchestrator.errors import InvalidInput, NotFound, json_path, problems
 from orchestrator.models import PolicyVersion
+from orchestrator.models.checks import storable
 from orchestrator.policy_in_force import (
     PolicyInForce,
     default_policy,
@@ -22,19 +25,46 @@ from orchestrator.policy_in_force import (
 from orchestrator.store.policies import PolicyStore
 from policies import Policy
 
-__all__ = ["PolicyService", "parse_policy"]
+__all__ = ["PolicyService", "defaulted", "parse_policy"]
 
 
 def parse_policy(data: Any) -> Policy:
     """A valid policy for this installation, or InvalidInput listing every problem (shape,
     repeated rule names, unknown channels) at its path."""
+    errors: list[ErrorDetails] = []
     try:
-        return Policy.checked(data, channel_names())
+        storable(data)
     except ValidationError as exc:
-        found = problems(exc.errors(include_url=False, include_input=False))
-        for problem in found:
-            problem["loc"] = ["body", *problem["loc"]]
-        raise InvalidInput(f"the policy has {len(found)} problem(s)", errors=found) from exc
+        errors += exc.errors(include_url=False, include_input=False)
+    try:
+        policy = Policy.checked(data, channel_names())
+    except ValidationError as exc:
+        # A place reported as unstorable is not reported again for its type.
+        reported = {tuple(error["loc"]) for error in errors}
+        errors += [
+            error
+            for error in exc.errors(include_url=False, include_input=False)
+            if tuple(json_path(error["loc"])) not in reported
+        ]
+    if not errors:
+        return policy
+    found = problems(errors)
+    for problem in found:
+        problem["loc"] = ["body", *problem["loc"]]
+    count = len(found)
+    raise InvalidInput(f"the policy has {count} problem{'s' if count != 1 else ''}", errors=found)
+
+
+def defaulted(data: Any) -> list[str]:
+    """What a valid policy document leaves to the defaults: without `rules` there are none;
+    a channel without a weight or a consent mode keeps its adapter's."""
+    given: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    names = sorted(channel_names())
+    found = [] if "rules" in given else ["rules"]
+    for part in ("weights", "consent"):
+        said = given.get(part) or {}
+        found += [f"{part}.{name}" for name in names if name not in said]
+    return found
 
 
 class PolicyService:

@@ -15,7 +15,7 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import ConsentLog, Contact, Event, Touch
-from orchestrator.models.checks import reject_nul
+from orchestrator.models.checks import storable
 from orchestrator.services.events import EventService
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.events import EventStore
@@ -43,7 +43,7 @@ class _WorkerInput(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        return reject_nul(value)
+        return storable(value)
 
 
 class TaskClaim(_WorkerInput):

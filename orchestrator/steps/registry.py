@@ -9,6 +9,7 @@ from typing import Annotated, Any, get_args
 from pydantic import BeforeValidator, Field
 
 from orchestrator.definition_fields import problems_at
+from orchestrator.messages import shown
 from orchestrator.steps.base import StepBase
 from orchestrator.steps.branch import BranchStep
 from orchestrator.steps.exit import ExitStep
@@ -47,7 +48,7 @@ def _known_type(value: Any) -> Any:
         if "type" not in value:
             raise problems_at("Step", "missing", [(("type",), "Field required")])
         known = ", ".join(sorted(STEP_TYPES))
-        message = f"unknown step type {kind!r}; known: {known}"
+        message = f"unknown step type {shown(kind)}; known: {known}"
         raise problems_at("Step", "step_type", [(("type",), message)])
     return value
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from channels.base import Channel
 from channels.registry import channel_class
 from orchestrator.definition_fields import KnownChannel, Location, StepId, problems_at
+from orchestrator.messages import shown
 from orchestrator.steps.base import StepBase
 from orchestrator.templates import TemplateError, check_template
 from policies import Allow, Block, Decision, Defer
@@ -36,6 +37,18 @@ class SendStep(StepBase):
     falls_through_at: ClassVar[str | None] = "next"
     makes_touches: ClassVar[bool] = True
 
+    @field_validator("template", mode="before")
+    @classmethod
+    def _switches_as_text(cls, template: Any) -> Any:
+        """A template's switches (`"track_links": true`) are kept as the text `true` or
+        `false`, as every template field is text."""
+        if not isinstance(template, dict):
+            return template
+        return {
+            name: ("true" if value else "false") if isinstance(value, bool) else value
+            for name, value in template.items()
+        }
+
     @field_validator("template")
     @classmethod
     def _fits_the_channel(cls, template: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -48,7 +61,7 @@ class SendStep(StepBase):
             try:
                 check_template(name, source)
             except TemplateError as exc:
-                problems.append(((name,), f"template field {name!r} does not compile: {exc}"))
+                problems.append(((name,), f"template field {shown(name)} does not compile: {exc}"))
         if problems:
             raise problems_at(cls.__name__, "template", problems)
         return template
@@ -86,7 +99,7 @@ def _channel_problems(
     itself finds wrong."""
     fields = adapter.template_fields
     problems: list[tuple[Location, str]] = [
-        ((name,), f"unknown template field {name!r}")
+        ((name,), f"unknown template field {shown(name)}")
         for name in sorted(template.keys() - fields.known)
     ]
     problems += [
@@ -95,4 +108,7 @@ def _channel_problems(
     ]
     if fields.one_of and not fields.one_of & template.keys():
         problems.append(((), f"the template needs one of {', '.join(sorted(fields.one_of))}"))
-    return problems + [((), message) for message in adapter.check_template(template)]
+    return problems + [
+        ((() if problem.field is None else (problem.field,)), problem.message)
+        for problem in adapter.check_template(template)
+    ]

@@ -194,3 +194,23 @@ async def test_pausing_holds_running_enrollments_and_resuming_releases_them(clie
     assert [(e.state, e.exit_reason) for e in await enrollments(sessions)] == [
         ("exited", "archived")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{ 'a' * 10**9 }}", "makes text of 1,000,000,000 characters"),
+        ("{{ 1/0 }}", "fails for every contact: division by zero"),
+        ("x" * (64 * 1024 + 1), "it is 65,537 bytes; the limit is 65,536"),
+    ],
+)
+async def test_a_template_that_cannot_render_for_anyone_is_refused_at_its_field(
+    client, text, message
+):
+    mail = NURTURE["steps"][0]
+    definition = {**NURTURE, "steps": [{**mail, "template": {**mail["template"], "text": text}}]}
+    response = await client.post("/v1/campaigns", json=definition)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["loc"] == ["body", "steps", 0, "template", "text"]
+    assert message in problem["msg"]

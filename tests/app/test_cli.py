@@ -133,6 +133,65 @@ def test_serve_answers_over_http_and_stops_on_sigterm(environment):
     assert "sato.hanako" not in log
 
 
+def _head_answer(port: int, header_bytes: int) -> tuple[bytes, int]:
+    """The status line `kizuna serve` answers to a request with a header of that size, and
+    how much of the header went out before the answer came."""
+    request_line = b"GET /v1/contacts HTTP/1.1\r\nHost: kizuna\r\nX-Padding: "
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request_line)
+        connection.settimeout(0.001)
+        answer = b""
+        chunk = b"a" * 16384
+        try:
+            while sent < header_bytes and not answer:
+                connection.sendall(chunk)
+                sent += len(chunk)
+                try:
+                    answer = connection.recv(4096)
+                except TimeoutError:
+                    pass
+            connection.settimeout(30)
+            if not answer:
+                connection.sendall(b"\r\n\r\n")
+                answer = connection.recv(4096)
+        except (BrokenPipeError, ConnectionResetError):
+            connection.settimeout(30)
+            answer = answer or connection.recv(4096)
+    return answer.split(b"\r\n", 1)[0], sent
+
+
+def test_serve_refuses_oversized_headers_before_reading_them(environment):
+    port = free_port()
+    environment |= {"KIZUNA_PORT": str(port)}
+    assert kizuna(environment, "migrate").returncode == 0
+    server = subprocess.Popen(
+        [KIZUNA, "serve", "--no-engine"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "kizuna serve did not become ready"
+            time.sleep(0.1)
+        status, _ = _head_answer(port, 8 * 1024)
+        assert status == b"HTTP/1.1 401 Unauthorized"
+        status, sent = _head_answer(port, 4 * 1024 * 1024)
+        assert status.startswith(b"HTTP/1.1 400")
+        assert sent < 1024 * 1024
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+
+
 @pytest.mark.parametrize("command", COMMANDS_ON_THE_DATABASE, ids=" ".join)
 def test_a_command_run_where_there_is_no_database_says_to_migrate_in_one_line(
     environment, tmp_path, command
@@ -155,6 +214,20 @@ def test_a_command_on_an_empty_database_says_to_migrate(environment, tmp_path):
     (tmp_path / "cli.db").touch()
     message = assert_told_to_migrate(kizuna(environment, "keys", "list"))
     assert "(empty)" in message
+
+
+def test_a_database_server_that_cannot_be_reached_is_named_in_one_line(environment):
+    with socket.socket() as closed:  # a port nobody listens on once the socket is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    environment["KIZUNA_DATABASE_URL"] = f"postgresql+asyncpg://kizuna:s3cret@127.0.0.1:{port}/x"
+    result = kizuna(environment, "keys", "list")
+    assert result.returncode != 0
+    message = result.stderr.strip()
+    assert "\n" not in message, message
+    assert message.startswith("kizuna: Cannot reach the database at KIZUNA_DATABASE_URL")
+    assert f"127.0.0.1:{port}" in message
+    assert "s3cret" not in message
 
 
 def keys_listed(environment) -> dict[str, dict[str, str]]:

@@ -225,3 +225,18 @@ async def test_an_absent_address_is_stored_as_sql_null_not_json_null(client, ses
             select(func.count()).select_from(Contact).where(col(Contact.address).is_(None))
         )
         assert result.one() == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timezone", "Asia/" + "x" * 5000),
+        ("social", {"X" * 5000: "handle"}),
+    ],
+)
+async def test_a_problem_quotes_a_long_value_cut_short(client, field, value):
+    response = await client.post("/v1/contacts", json=contact_payload(**{field: value}))
+    [problem] = assert_problem(response, 422)["errors"]
+    assert problem["loc"] == ["body", field]
+    assert len(problem["msg"]) < 200
+    assert "…" in problem["msg"]

@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from app.database import create_engine, create_sessionmaker
 from app.deps import RuntimeDep, SessionDep
@@ -56,6 +57,49 @@ async def test_metrics_count_requests_by_route_template(client):
     )
     assert f'/v1/contacts/{contact["id"]}"' not in text
     assert "kizuna_contacts_upserted_total" in text
+
+
+async def test_requests_no_route_takes_share_one_label_whatever_their_path(client):
+    anonymous = {"Authorization": ""}
+    await client.get("/v1/nothing-here", headers=anonymous)
+    before = (await client.get("/metrics")).text
+    paths = [f"/v1/campaigns/r{n}x/stats/" for n in range(20)] + [f"/r{n}x" for n in range(20)]
+    for path in paths:
+        response = await client.get(path, headers=anonymous)
+        assert response.status_code in (307, 401, 404)
+    after = (await client.get("/metrics")).text
+    assert not re.search(r"r\d+x", after)
+    assert 'route="unmatched"' in after
+    series = re.compile(r"^kizuna_http_requests_total\{.*$", re.MULTILINE)
+    assert len(series.findall(after)) - len(series.findall(before)) <= 4
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        ("Basic bWV0cmljcw==", 401),
+        ("Bearer m-token", 200),
+    ],
+)
+async def test_metrics_need_the_metrics_token_when_one_is_set(
+    settings, clock, authorization, status
+):
+    guarded = create_app(
+        settings.model_copy(update={"metrics_token": SecretStr("m-token")}), clock=clock
+    )
+    async with guarded.router.lifespan_context(guarded):
+        transport = httpx.ASGITransport(app=guarded)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kizuna.test") as http:
+            headers = {} if authorization is None else {"Authorization": authorization}
+            response = await http.get("/metrics", headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "kizuna_http_requests_total" not in response.text
+    else:
+        assert "kizuna_http_requests_total" in response.text
 
 
 async def test_a_request_id_is_echoed_or_made(client):

@@ -68,7 +68,7 @@ async def test_every_problem_of_a_policy_is_listed_and_nothing_changes(client):
         ("body", "rules", 0, "window"),
         ("body", "rules", 1, "allow"),
         ("body", "rules", 1, "holidays"),
-        ("body", "rules", 2),
+        ("body", "rules", 2, "type"),
         ("body", "consent", "email"),
     } <= locations
     unknown = await client.put("/v1/policy", json={"weights": {"fax": 1}})
@@ -110,8 +110,8 @@ EVERY_PROBLEM: list[tuple[str, Any, list[tuple[list[Any], str]]]] = [
              "List should have at least 1 item after validation, not 0"),
             (["body", "rules", 1, "holidays"],
              "no public holidays are known for country 'Atlantis'"),
-            (["body", "rules", 2], "Input tag 'teleport' found using 'type' does not match any of "
-                                   "the expected tags: 'cap', 'min_gap', 'quiet_hours'"),
+            (["body", "rules", 2, "type"],
+             "unknown rule type 'teleport'; known: cap, min_gap, quiet_hours"),
             (["body", "consent", "sns"], "Input should be 'opt_in' or 'opt_out'"),
             (["body", "rules", 1, "name"], repeated("weekly", 0)),
             (["body", "rules", 2, "name"], repeated("weekly", 0)),
@@ -135,7 +135,7 @@ EVERY_PROBLEM: list[tuple[str, Any, list[tuple[list[Any], str]]]] = [
         "a rule without a type still has its name and channels read",
         {"rules": [{**GAP, "name": "a"}, {"name": "a", "channels": ["*", "fax"]}]},
         [
-            (["body", "rules", 1], "Unable to extract tag using discriminator 'type'"),
+            (["body", "rules", 1, "type"], "Field required"),
             (["body", "rules", 1, "name"], repeated("a", 0)),
             (["body", "rules", 1, "channels", 1], unknown("fax")),
         ],
@@ -155,7 +155,8 @@ EVERY_PROBLEM: list[tuple[str, Any, list[tuple[list[Any], str]]]] = [
 async def test_every_problem_of_a_policy_is_listed_at_its_field(client, document, expected):
     body = assert_problem(await client.put("/v1/policy", json=document), 422)
     assert [(p["loc"], p["msg"]) for p in body["errors"]] == expected
-    assert body["detail"] == f"the policy has {len(expected)} problem(s)"
+    count = len(expected)
+    assert body["detail"] == f"the policy has {count} problem{'s' if count != 1 else ''}"
     assert (await client.get("/v1/policy")).json()["version"] == 0
 
 
@@ -218,3 +219,25 @@ async def test_decisions_show_in_the_timeline_stats_and_pressure(app, client, cl
 
 async def test_pressure_of_an_unknown_contact_is_404(client):
     assert_problem(await client.get("/v1/contacts/777777/pressure"), 404)
+
+
+async def test_an_empty_document_is_answered_with_everything_it_defaulted(client):
+    names = sorted(channel_names())
+    stored = await client.put("/v1/policy", json={})
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["defaulted"] == [
+        "rules",
+        *(f"weights.{name}" for name in names),
+        *(f"consent.{name}" for name in names),
+    ]
+    assert stored.json()["document"]["rules"] == []
+    assert "defaulted" not in (await client.get("/v1/policy")).json()
+
+
+async def test_a_whole_document_defaults_only_the_channels_it_leaves_out(client):
+    stored = (await client.put("/v1/policy", json=POLICY)).json()
+    left_out = sorted(set(channel_names()) - set(POLICY["weights"]))
+    assert stored["defaulted"] == [
+        *(f"weights.{name}" for name in left_out),
+        *(f"consent.{name}" for name in left_out),
+    ]
