@@ -72,7 +72,7 @@ class SnsChannel(BaseChannel):
         network = template.get("network")
         if network is not None and "{" not in network and network not in NETWORKS:
             known = ", ".join(sorted(NETWORKS))
-            return [TemplateProblem(f"network must be one of {known}, not {network!r}")]
+            return [TemplateProblem(f"network must be one of {known}, not {network!r}", "network")]
         return []
 
     @classmethod

@@ -3,19 +3,30 @@ names and time zones. Conditions and steps both build on them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from channels.registry import channel_names
 from orchestrator.contact_fields import check_timezone
+from policies.durations import Duration
 
 __all__ = [
     "ChannelName",
+    "Cooldown",
     "KnownChannel",
     "Location",
+    "Reentry",
     "StepId",
     "Strict",
     "TimeZone",
@@ -56,3 +67,19 @@ def problems_at(title: str, kind: str, found: Iterable[tuple[Location, str]]) ->
             for loc, message in found
         ],
     )
+
+
+class Cooldown(Strict):
+    cooldown: Duration
+
+
+def _reentry_kind(value: Any) -> str:
+    return "cooldown" if isinstance(value, Mapping | Cooldown) else "rule"
+
+
+#: `never`, `after_exit` or `{"cooldown": <duration>}`, told apart by the value's shape, so
+#: a problem is reported in the words of the form the client chose.
+Reentry = Annotated[
+    Annotated[Literal["never", "after_exit"], Tag("rule")] | Annotated[Cooldown, Tag("cooldown")],
+    Discriminator(_reentry_kind),
+]

@@ -30,7 +30,14 @@ from orchestrator.conditions import (
     EventCondition,
     NotCondition,
 )
-from orchestrator.definition_fields import KnownChannel, Location, Strict, TimeZone
+from orchestrator.definition_fields import (
+    Cooldown,
+    KnownChannel,
+    Location,
+    Reentry,
+    Strict,
+    TimeZone,
+)
 from orchestrator.errors import json_path
 from orchestrator.messages import shown
 from orchestrator.models.checks import storable
@@ -85,10 +92,6 @@ class Goal(Strict):
     data: dict[str, Any] | None = None
 
 
-class Cooldown(Strict):
-    cooldown: Duration
-
-
 def _step_position(loc: Location) -> int:
     """Where in the list of steps a problem is (-1 outside the steps): problems are listed
     step by step."""
@@ -139,7 +142,7 @@ class CampaignDefinition(Strict):
     priority: int = Field(default=50, ge=0, le=100)
     category: Literal["marketing", "transactional"] = "marketing"
     goal: Goal | None = None
-    reentry: Literal["never", "after_exit"] | Cooldown = "never"
+    reentry: Reentry = "never"
     schedule: Schedule | None = None
     throttle: dict[KnownChannel, Throttle] | None = None
     steps: list[Step] = Field(min_length=1, max_length=_MOST_STEPS)

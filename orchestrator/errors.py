@@ -8,6 +8,7 @@ from typing import Any, ClassVar, get_args
 from pydantic import Tag
 
 from orchestrator.conditions import Condition
+from orchestrator.definition_fields import Reentry
 from orchestrator.steps import STEP_TYPES
 from policies import RULE_TYPES
 
@@ -35,8 +36,8 @@ def _tags(union: Any) -> frozenset[str]:
 
 
 #: Names pydantic puts in an error's path for the member of a tagged union it tried.
-_UNION_TAGS = frozenset(STEP_TYPES) | _tags(Condition) | frozenset(RULE_TYPES)
-_UNION_PLACES = ("when", "audience", "not", "filter")
+_UNION_TAGS = frozenset(STEP_TYPES) | _tags(Condition) | frozenset(RULE_TYPES) | _tags(Reentry)
+_UNION_PLACES = ("when", "audience", "not", "filter", "reentry")
 
 
 def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ def test_sns_templates_name_a_known_network():
     step = {"id": "s", "type": "send", "channel": "sns",
             "template": {"network": "myspace", "message": "hi"}}  # fmt: skip
     ((loc, msg),) = problems_of(campaign(step))
-    assert loc == ("body", "steps", 0, "template")
+    assert loc == ("body", "steps", 0, "template", "network")
     assert "network must be one of facebook, instagram, linkedin, x" in msg
 
 
@@ -242,7 +242,17 @@ def test_throttles_and_reentry_are_checked():
     )
     assert ("body", "throttle", "email", "max") in found
     assert ("body", "throttle", "fax") in found
-    assert any(loc[:2] == ("body", "reentry") for loc in found)
+    assert ("body", "reentry", "cooldown") in found
+
+
+@pytest.mark.parametrize(
+    ("reentry", "where"),
+    [({"cooldown": "30 days"}, ("body", "reentry", "cooldown")),
+     ("sometimes", ("body", "reentry")),
+     (5, ("body", "reentry"))],
+)  # fmt: skip
+def test_a_bad_reentry_is_one_problem_in_the_words_of_its_form(reentry, where):
+    assert locations(campaign(mail("m1"), reentry=reentry)) == {where}
 
 
 def test_nul_characters_are_refused_at_their_field_before_anything_is_stored():
