@@ -1,4 +1,4 @@
-"""The `kizuna` command: serve, migrate, keys, demo."""
+"""The `kizuna` command: serve, migrate, keys, touches, demo."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from app.runtime import DatabaseNotReady, check_migrated, start_runtime
 from app.settings import Settings, get_settings
 from orchestrator.clock import SystemClock
 from orchestrator.errors import DomainError
-from orchestrator.models import ApiKey
+from orchestrator.models import ApiKey, Touch
 from orchestrator.services.api_keys import SCOPES, ApiKeyService, Scope
+from orchestrator.services.touches import TouchService
 
 __all__ = ["main"]
 
@@ -35,6 +36,8 @@ _log = logging.getLogger("kizuna.cli")
 cli = typer.Typer(help="Kizuna: multichannel campaigns under one contact-frequency policy.")
 keys_cli = typer.Typer(help="Manage API keys.")
 cli.add_typer(keys_cli, name="keys")
+touches_cli = typer.Typer(help="Touches that need an operator.")
+cli.add_typer(touches_cli, name="touches")
 
 
 @cli.command()
@@ -185,6 +188,37 @@ def revoke_key(
 async def _revoke_key(key_id: int) -> ApiKey:
     async with _key_service() as service:
         return await service.revoke(key_id)
+
+
+@touches_cli.command("in-doubt")
+def in_doubt_touches() -> None:
+    """List the messages interrupted mid-send, the longest in doubt first; settle each with
+    `POST /v1/touches/{id}/resolve`."""
+    found = asyncio.run(_in_doubt())
+    header = ("id", "contact", "campaign", "step", "channel", "since")
+    typer.echo(_table([header, *(_touch_row(touch) for touch in found)]))
+
+
+async def _in_doubt() -> list[Touch]:
+    url = get_settings().database_url
+    engine = create_engine(url)
+    try:
+        await check_migrated(engine, url)
+        async with create_sessionmaker(engine).begin() as session:
+            return await TouchService(session, SystemClock()).in_doubt()
+    finally:
+        await engine.dispose()
+
+
+def _touch_row(touch: Touch) -> tuple[str, ...]:
+    return (
+        str(touch.id),
+        str(touch.contact_id),
+        "-" if touch.campaign_id is None else str(touch.campaign_id),
+        touch.step_id or "-",
+        touch.channel,
+        _when(touch.updated_at),
+    )
 
 
 @cli.command()

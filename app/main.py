@@ -20,6 +20,7 @@ from app.routers import (
     keys,
     policy,
     tasks,
+    touches,
     tracking,
     webhooks,
 )
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(campaigns.router)
     app.include_router(policy.router)
     app.include_router(tasks.router)
+    app.include_router(touches.router)
     app.include_router(events.router)
     app.include_router(keys.router)
     app.include_router(tracking.router)

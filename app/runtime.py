@@ -26,6 +26,7 @@ from channels.base import Channel
 from channels.email.providers import WebhookVerifier
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
+from orchestrator.delivery_health import DeliveryHealth
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.outbox import Outbox
 from orchestrator.scheduler import EngineScheduler
@@ -127,6 +128,8 @@ class Runtime:
     bulk_pool: ProcessPoolExecutor | None = None
     #: The engine's jobs, when this process runs them.
     scheduler: EngineScheduler | None = None
+    #: How the far end of each `send` channel (the SMTP relay) answered this process lately.
+    delivery_health: DeliveryHealth = field(default_factory=DeliveryHealth)
 
     def dispatcher(self) -> Dispatcher:
         """A dispatcher over this process's database and channels."""
@@ -140,9 +143,18 @@ class Runtime:
 
     def outbox(self) -> Outbox:
         """An outbox over this process's database and channels, tracking links under the
-        public URL."""
+        public URL; as many deliveries at once as there are SMTP connections, so a crash
+        leaves no more than that in doubt."""
         links = LinkMaker(self.settings.public_url, self.tokens())
-        return Outbox(self.sessions, self.clock, self.channels, self.catalog, links=links)
+        return Outbox(
+            self.sessions,
+            self.clock,
+            self.channels,
+            self.catalog,
+            concurrency=self.settings.smtp_pool_size,
+            links=links,
+            health=self.delivery_health,
+        )
 
     def tokens(self) -> TokenSigner:
         """The signer of tracked-link and unsubscribe tokens, with the installation's secret."""

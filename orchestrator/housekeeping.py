@@ -1,4 +1,5 @@
-"""Leases that ran out: tasks go back to the queue, interrupted sends become `in_doubt`."""
+"""Leases that ran out: claimed tasks and messages go back to the queue, interrupted sends
+become `in_doubt`."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ _log = logging.getLogger("kizuna.housekeeping")
 
 
 async def reap_leases(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> tuple[int, int]:
-    """Release expired task leases and mark expired sends in doubt; (released, in doubt)."""
+    """Release expired claims and mark expired sends in doubt; (released, in doubt)."""
     now = clock.now()
     async with sessions.begin() as session:
         store = TouchStore(session)
-        released = await store.release_expired_tasks(now)
+        released = await store.release_expired_claims(now)
         in_doubt = await store.mark_in_doubt(now)
     if in_doubt:
         _log.warning("%d touches were interrupted mid-send and are in doubt", in_doubt)

@@ -49,7 +49,8 @@ class SmtpSink:
         return [m for m in self.messages if m["To"] == address]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -58,7 +59,7 @@ def _free_port() -> int:
 @contextmanager
 def smtp_sink(**options: Any) -> Iterator[SmtpSink]:
     """An SMTP server on a free port of 127.0.0.1 for the duration."""
-    sink = SmtpSink(port=_free_port(), **options)
+    sink = SmtpSink(port=free_port(), **options)
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     try:

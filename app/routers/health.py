@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -30,18 +31,37 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=problem_responses(503))
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """The database answers and, where this process runs it, the scheduler is alive."""
+    """The database answers and, where this process runs it, the scheduler is alive: 200.
+    `status` is `degraded` while a `send` channel's far end (the SMTP relay) failed its last
+    delivery: the API still serves, and the mail waits for its retry."""
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # whatever the failure, the answer is "not ready"
         return problem_response(503, f"database unreachable: {type(exc).__name__}")
-    body = {"status": "ready", "database": "ok"}
+    body: dict[str, Any] = {"status": "ready", "database": "ok"}
     if runtime.scheduler is not None:
         if not runtime.scheduler.alive:
             return problem_response(503, "the scheduler is not running")
         body["scheduler"] = "ok"
+    channels = runtime.delivery_health.channels()
+    body["channels"] = {
+        name: {
+            "status": "ok" if health.reachable else "degraded",
+            "reachable": health.reachable,
+            "last_error": health.last_error,
+            "last_failure_at": _instant(health.last_failure_at),
+            "last_success_at": _instant(health.last_success_at),
+        }
+        for name, health in sorted(channels.items())
+    }
+    if not all(health.reachable for health in channels.values()):
+        body["status"] = "degraded"
     return JSONResponse(body)
+
+
+def _instant(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
 
 
 async def _metrics_token(

@@ -100,6 +100,10 @@ class StepStats(BaseModel):
     blocked: int = Field(default=0, description="touches the policy refused")
     sent: int = Field(default=0, description="mails the relay accepted, tasks completed")
     failed: int = Field(default=0, description="touches that could not be delivered")
+    retrying: int = Field(default=0, description="messages queued again after a failed attempt")
+    in_doubt: int = Field(
+        default=0, description="messages interrupted mid-send, awaiting `POST .../resolve`"
+    )
     clicks: int = Field(default=0, description="tracked-link clicks on this step's touches")
     touches: dict[str, int] = Field(default_factory=dict, description="by status")
     blocked_by_rule: dict[str, int] = Field(default_factory=dict)
@@ -115,4 +119,6 @@ class CampaignStats(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     enrollments: dict[str, int] = Field(description="by state")
+    retrying: int = Field(description="messages of every step waiting for another attempt")
+    in_doubt: int = Field(description="messages of every step interrupted mid-send")
     steps: list[StepStats]

@@ -28,6 +28,9 @@ class TouchEntry(BaseModel):
     policy_version: int | None
     defer_until: datetime | None
     outcome: str | None
+    attempts: int = Field(description="delivery attempts made so far")
+    error: str | None = Field(description="why the last attempt failed (a retry or a failure)")
+    retry_at: datetime | None = Field(description="when a message waiting for a retry goes next")
 
 
 class EventEntry(BaseModel):

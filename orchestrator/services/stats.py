@@ -33,6 +33,8 @@ class StepNumbers:
     blocked: int = 0
     sent: int = 0
     failed: int = 0
+    retrying: int = 0
+    in_doubt: int = 0
     clicks: int = 0
     touches: dict[str, int] = field(default_factory=dict)
     blocked_by_rule: dict[str, int] = field(default_factory=dict)
@@ -46,6 +48,16 @@ class StepNumbers:
 class CampaignNumbers:
     enrollments: dict[str, int]
     steps: list[StepNumbers]
+
+    @property
+    def retrying(self) -> int:
+        """Messages of every step waiting for another attempt."""
+        return sum(step.retrying for step in self.steps)
+
+    @property
+    def in_doubt(self) -> int:
+        """Messages of every step interrupted mid-send, awaiting an operator."""
+        return sum(step.in_doubt for step in self.steps)
 
 
 class StatsService:
@@ -81,6 +93,8 @@ class StatsService:
             by_rule = {"blocked": numbers.blocked_by_rule, "deferred": numbers.deferred_by_rule}
             if status in by_rule and rule is not None:
                 by_rule[status][rule] = by_rule[status].get(rule, 0) + count
+        for step_id, count in await self._touches.retrying_counts(campaign_id):
+            step(step_id).retrying = count
         for step_id, outcome, count in await self._touches.outcome_counts(campaign_id):
             step(step_id).outcomes[outcome] = count
         for step_id, type_, count in await self._events.counts_by_step(campaign_id):
@@ -102,4 +116,5 @@ def _total(numbers: StepNumbers) -> None:
     numbers.blocked = touches.get("blocked", 0)
     numbers.sent = sum(touches.get(status, 0) for status in _DONE)
     numbers.failed = touches.get("failed", 0)
+    numbers.in_doubt = touches.get("in_doubt", 0)
     numbers.clicks = numbers.events.get("click", 0)

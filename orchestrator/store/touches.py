@@ -169,9 +169,16 @@ class TouchStore:
         return (await self._session.exec(query)).first()
 
     async def claim_tasks(
-        self, channel: str, worker: str, limit: int, lease_until: datetime, now: datetime
+        self,
+        channel: str,
+        worker: str,
+        key_id: int,
+        limit: int,
+        lease_until: datetime,
+        now: datetime,
     ) -> list[Touch]:
-        """Lease the oldest open tasks of a channel (expired leases count as open)."""
+        """Lease the oldest open tasks of a channel to `worker` under the API key `key_id`
+        (expired leases count as open)."""
         open_tasks = or_(
             _touch.c.status == "queued",
             and_(_touch.c.status == "claimed", _touch.c.lease_until < now),
@@ -181,6 +188,7 @@ class TouchStore:
             limit,
             status="claimed",
             worker=worker,
+            claimed_by_key_id=key_id,
             lease_until=lease_until,
             updated_at=now,
         )
@@ -188,7 +196,8 @@ class TouchStore:
     async def claim_outbox(
         self, channels: Collection[str], limit: int, lease_until: datetime, now: datetime
     ) -> list[Touch]:
-        """Lease queued touches of `send` channels that are due, marking them `sending`."""
+        """Lease queued touches of `send` channels that are due, marking them `claimed`: a
+        claim the sender did not start on goes back to the queue when its lease expires."""
         if not channels:
             return []
         due = [
@@ -197,8 +206,25 @@ class TouchStore:
             or_(_touch.c.retry_at.is_(None), _touch.c.retry_at <= now),
         ]
         return await self._lease(
-            due, limit, status="sending", lease_until=lease_until, updated_at=now
+            due, limit, status="claimed", lease_until=lease_until, updated_at=now
         )
+
+    async def start_sending(
+        self, claimed: Collection[Touch], lease_until: datetime, now: datetime
+    ) -> set[int]:
+        """Mark claimed touches `sending` right before their delivery; the ids of those
+        still held by the claim that returned them (one whose lease expired may have gone
+        to another sender, which counted another attempt)."""
+        if not claimed:
+            return set()
+        held = or_(*(and_(_touch.c.id == t.id, _touch.c.attempts == t.attempts) for t in claimed))
+        result = await self._session.exec(
+            update(_touch)
+            .where(held, _touch.c.status == "claimed")
+            .values(status="sending", lease_until=lease_until, updated_at=now)
+            .returning(_touch.c.id)
+        )
+        return set(result.scalars().all())
 
     async def _lease(self, where: list[Any], limit: int, **values: Any) -> list[Touch]:
         """Take the oldest touches matching `where` (on PostgreSQL skipping those another
@@ -278,12 +304,41 @@ class TouchStore:
         )
         return int(result.rowcount)
 
-    async def release_expired_tasks(self, now: datetime) -> int:
-        """Claimed tasks whose lease expired go back to the queue."""
+    async def in_doubt(self, limit: int) -> list[Touch]:
+        """Touches interrupted mid-send, the longest in doubt first."""
+        result = await self._session.exec(
+            select(Touch)
+            .where(col(Touch.status) == "in_doubt")
+            .order_by(col(Touch.updated_at), col(Touch.id))
+            .limit(limit)
+        )
+        return list(result)
+
+    async def settle_in_doubt(self, touch_id: int, values: dict[str, Any]) -> Touch | None:
+        """Set `values` on the touch if it is still in doubt; the touch, or None if not."""
+        result = await self._session.exec(
+            update(_touch)
+            .where(_touch.c.id == touch_id, _touch.c.status == "in_doubt")
+            .values(**values)
+            .returning(_touch.c.id)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        return await self.get(touch_id)
+
+    async def release_expired_claims(self, now: datetime) -> int:
+        """Claimed tasks, and claimed messages no sender started on, whose lease expired go
+        back to the queue."""
         result = await self._session.exec(
             update(_touch)
             .where(_touch.c.status == "claimed", _touch.c.lease_until < now)
-            .values(status="queued", worker=None, lease_until=None, updated_at=now)
+            .values(
+                status="queued",
+                worker=None,
+                claimed_by_key_id=None,
+                lease_until=None,
+                updated_at=now,
+            )
         )
         return int(result.rowcount)
 
@@ -303,6 +358,19 @@ class TouchStore:
             (step, status, rule, bool(was_judged), count)
             for step, status, rule, was_judged, count in result.all()
         ]
+
+    async def retrying_counts(self, campaign_id: int) -> list[tuple[str | None, int]]:
+        """The campaign's messages queued again after a failed attempt, counted by step."""
+        result = await self._session.exec(
+            select(_touch.c.step_id, func.count())
+            .where(
+                _touch.c.campaign_id == campaign_id,
+                _touch.c.status == "queued",
+                _touch.c.retry_at.is_not(None),
+            )
+            .group_by(_touch.c.step_id)
+        )
+        return [(step, count) for step, count in result.all()]
 
     async def outcome_counts(self, campaign_id: int) -> list[tuple[str | None, str, int]]:
         """The campaign's completed tasks counted by (step, outcome)."""

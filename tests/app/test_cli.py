@@ -41,6 +41,7 @@ COMMANDS_ON_THE_DATABASE = [
     ["keys", "create", "--name", "ops", "--scope", "admin"],
     ["keys", "list"],
     ["keys", "revoke", "1"],
+    ["touches", "in-doubt"],
 ]
 
 

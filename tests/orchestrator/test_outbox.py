@@ -117,7 +117,7 @@ async def test_a_hard_bounce_fails_the_touch_suppresses_the_address_and_tells_th
     assert [(t.rule, t.contact_id) for t in blocked] == [("suppression", contact)]
 
 
-async def test_a_send_cut_off_by_a_crash_is_in_doubt_and_not_sent_again(
+async def test_a_claim_no_sender_started_goes_back_to_the_queue_and_is_sent(
     sessions, clock, channels, sink
 ):
     await dispatch_welcome(sessions, clock, channels, count=1)
@@ -125,13 +125,53 @@ async def test_a_send_cut_off_by_a_crash_is_in_doubt_and_not_sent_again(
         claimed = await TouchStore(session).claim_outbox(
             ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
         )
-    assert [t.status for t in claimed] == ["sending"]
+    assert [t.status for t in claimed] == ["claimed"]
     clock.advance(timedelta(minutes=6))
+    assert await reap_leases(sessions, clock) == (1, 0)
+    assert await outbox(sessions, clock, channels).run_once() == 1
+    (touch,) = await touches(sessions, channel="email")
+    assert touch.status == "sent"
+    assert len(sink.messages) == 1
+
+
+async def test_a_send_cut_off_by_a_crash_is_in_doubt_and_not_sent_again(
+    sessions, clock, channels, sink
+):
+    await dispatch_welcome(sessions, clock, channels, count=1)
+    async with sessions.begin() as session:  # a sender starts the send, then dies
+        store = TouchStore(session)
+        (claimed,) = await store.claim_outbox(
+            ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
+        )
+        started = await store.start_sending(
+            [claimed], clock.now() + timedelta(minutes=30), clock.now()
+        )
+    assert started == {claimed.id}
+    clock.advance(timedelta(minutes=31))
     assert await reap_leases(sessions, clock) == (0, 1)
     assert await outbox(sessions, clock, channels).run_once() == 0
     (touch,) = await touches(sessions, channel="email")
     assert touch.status == "in_doubt"
     assert sink.messages == []
+
+
+async def test_a_claim_that_expired_and_went_to_another_sender_is_not_started(
+    sessions, clock, channels, sink
+):
+    await dispatch_welcome(sessions, clock, channels, count=1)
+    async with sessions.begin() as session:
+        (stale,) = await TouchStore(session).claim_outbox(
+            ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
+        )
+    clock.advance(timedelta(minutes=6))
+    await reap_leases(sessions, clock)
+    assert await outbox(sessions, clock, channels).run_once() == 1
+    async with sessions.begin() as session:
+        started = await TouchStore(session).start_sending(
+            [stale], clock.now() + timedelta(minutes=30), clock.now()
+        )
+    assert started == set()
+    assert len(sink.messages) == 1
 
 
 async def test_erasure_stops_mail_that_was_queued(sessions, clock, channels, sink):
