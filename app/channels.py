@@ -51,6 +51,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 postal_address=settings.sender_postal_address,
             ),
             "dkim": _dkim_key(settings),
+            "allowed_from_domains": settings.allowed_from_domains,
         },
         "sns": {
             "mode": settings.sns_mode,

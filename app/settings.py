@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from channels.email.links import has_line_break
 from orchestrator.contact_fields import check_timezone
 
 __all__ = ["Settings", "get_settings"]
+
+#: A domain name: labels of letters (any script), digits and hyphens, joined by dots.
+_DOMAIN = re.compile(r"[^\W_][\w-]*(?:\.[^\W_][\w-]*)*")
 
 
 class Settings(BaseSettings):
@@ -42,6 +46,9 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     sender_name: str | None = None
     sender_postal_address: str | None = None
+    #: Domains a step's `from` may use, comma-separated (`shop.example.jp,example.com`);
+    #: empty: any. The envelope sender is `mail_from` whatever a step says.
+    allowed_from_domains: Annotated[frozenset[str], NoDecode] = frozenset()
     #: DKIM signing of every message: all three, or none.
     dkim_domain: str | None = None
     dkim_selector: str | None = None
@@ -99,6 +106,16 @@ class Settings(BaseSettings):
         if value is not None and has_line_break(value):
             raise ValueError("goes into a mail header: no line breaks")
         return value
+
+    @field_validator("allowed_from_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        domains = frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+        if any(not _DOMAIN.fullmatch(domain) for domain in domains):
+            raise ValueError("a comma-separated list of domains (`shop.example.jp,example.com`)")
+        return domains
 
     @model_validator(mode="after")
     def _whole_dkim_key(self) -> Settings:

@@ -156,6 +156,11 @@ class Channel(Protocol):
         """Problems of a step's template beyond its fields (a value out of range)."""
         ...
 
+    def check_configured(self, template: Mapping[str, str]) -> list[TemplateProblem]:
+        """Problems of a step's template under this adapter's configuration (a sender it
+        may not use), beyond those `check_template` finds under any."""
+        ...
+
     @classmethod
     def suppression_key(cls, contact: ContactSnapshot, content: Mapping[str, str]) -> str | None:
         """The key a suppression of the address this content reaches is stored under."""
@@ -218,6 +223,9 @@ class BaseChannel:
 
     @classmethod
     def check_template(cls, template: Mapping[str, str]) -> list[TemplateProblem]:
+        return []
+
+    def check_configured(self, template: Mapping[str, str]) -> list[TemplateProblem]:
         return []
 
     @classmethod

@@ -11,7 +11,8 @@ from channels.registry import channel_class, channel_names
 from orchestrator.campaign_checks import parse_campaign
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.dispatcher import Dispatcher
-from orchestrator.models import ContactUpsert, Enrollment, Touch
+from orchestrator.models import ApiKey, ContactUpsert, Enrollment, Touch
+from orchestrator.services.api_keys import ApiKeyService
 from orchestrator.services.campaigns import CampaignService
 from orchestrator.services.contacts import ConsentChange, ContactService
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
@@ -77,17 +78,25 @@ async def post_event(sessions, clock, contact_id: int, type: str, *, key: str, *
         )
 
 
+async def worker_key(session, clock) -> ApiKey:
+    """The workers' API key of the engine tests, stored on first use."""
+    return await ApiKeyService(session, clock).ensure("workers", "kz_engine_tests", ["worker"])
+
+
 async def claim(sessions, clock, channel: str, limit: int = 100, worker: str = "alice"):
     async with sessions.begin() as session:
         service = TaskService(session, clock, CHANNELS, CampaignCatalog())
-        return await service.claim(TaskClaim(channel=channel, worker=worker, limit=limit))
+        return await service.claim(
+            TaskClaim(channel=channel, worker=worker, limit=limit),
+            await worker_key(session, clock),
+        )
 
 
 async def complete(sessions, clock, touch_id: int, outcome: str, worker="alice", **more):
     async with sessions.begin() as session:
         completion = TaskCompletion(worker=worker, outcome=outcome, **more)
         return await TaskService(session, clock, CHANNELS, CampaignCatalog()).complete(
-            touch_id, completion
+            touch_id, completion, await worker_key(session, clock)
         )
 
 

@@ -31,7 +31,7 @@ CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _service(session: SessionDep, runtime: RuntimeDep) -> CampaignService:
-    return CampaignService(session, runtime.clock)
+    return CampaignService(session, runtime.clock, runtime.channels)
 
 
 ServiceDep = Annotated[CampaignService, Depends(_service)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from email.policy import SMTP
 from typing import ClassVar, Literal
 
@@ -66,12 +66,15 @@ class EmailChannel(BaseChannel):
         sender: SenderIdentity | None = None,
         transport: SmtpTransport | None = None,
         dkim: DkimKey | None = None,
+        allowed_from_domains: Collection[str] = (),
     ) -> None:
         """`transport` replaces the pool of connections to `smtp` (a MemorySmtp in tests);
-        with `dkim`, every message is signed."""
+        with `dkim`, every message is signed; with `allowed_from_domains`, a step's `from`
+        may only use those domains. The envelope sender is always `sender`'s address."""
         self._transport = transport or SmtpPool(smtp or SmtpConfig())
         self._sender = sender or SenderIdentity(address="kizuna@localhost")
         self._dkim = dkim
+        self._from_domains = frozenset(domain.lower() for domain in allowed_from_domains)
 
     @property
     def mode(self) -> Literal["send", "task"]:
@@ -96,6 +99,25 @@ class EmailChannel(BaseChannel):
         if template.get("track_links", "false") not in ("true", "false"):
             problems.append(TemplateProblem("`track_links` is true or false", "track_links"))
         return problems
+
+    def check_configured(self, template: Mapping[str, str]) -> list[TemplateProblem]:
+        """A literal `from` of a domain this sender may not use; one written as template
+        markup is judged as rendered, when the message is built."""
+        sender = template.get("from", "")
+        problem = None if "{" in sender else self._foreign_sender(sender)
+        return [] if problem is None else [TemplateProblem(problem, "from")]
+
+    def _foreign_sender(self, value: str) -> str | None:
+        """Why `value`, one address, may not stand in `From`; None if it may (or if it is
+        not one address, which is refused as such)."""
+        mailbox = one_address(value) if value and self._from_domains else None
+        if mailbox is None:
+            return None
+        domain = mailbox[1].rpartition("@")[2]
+        if domain.lower() in self._from_domains:
+            return None
+        allowed = ", ".join(sorted(self._from_domains))
+        return f"`from` may not use the domain {domain[:100]!r}; allowed: {allowed}"
 
     @classmethod
     def link_targets(cls, content: Mapping[str, str]) -> list[str]:
@@ -126,6 +148,9 @@ class EmailChannel(BaseChannel):
         recipient = delivery.contact.email
         if not recipient:
             raise PermanentError("the contact has no email address")
+        foreign = self._foreign_sender(delivery.content.get("from", ""))
+        if foreign is not None:
+            raise PermanentError(f"the rendered {foreign}")
         message_id = message_id_for(delivery.idempotency_key, self._sender.domain)
         try:
             message = build_message(

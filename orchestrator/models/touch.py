@@ -19,8 +19,9 @@ class Touch(SQLModel, table=True):
 
     `idempotency_key` (enrollment, step entry, attempt) makes a re-run of the dispatcher a
     no-op. Statuses: `blocked` and `deferred` (decisions); `queued` (a task to claim, or a
-    message to send at `retry_at`), `claimed` and `completed` (tasks), `sending`, `sent`,
-    `failed` and `in_doubt` (messages).
+    message to send at `retry_at`), `claimed` (a task a worker holds, or a message a sender
+    took but has not started: its lease gives it back), `completed` (tasks), `sending`,
+    `sent`, `failed` and `in_doubt` (messages).
     """
 
     __table_args__ = (
@@ -55,6 +56,10 @@ class Touch(SQLModel, table=True):
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     message_id: str | None = Field(default=None, sa_column=Column(String(255)))
     worker: str | None = Field(default=None, sa_column=Column(String(100)))
+    #: The API key that leased the task: only it may act on the task while the lease lasts.
+    claimed_by_key_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("api_key.id"), nullable=True)
+    )
     lease_until: datetime | None = utc_field(nullable=True)
     retry_at: datetime | None = utc_field(nullable=True)
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))

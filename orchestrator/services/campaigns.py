@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.base import Channel
 from orchestrator.clock import Clock
-from orchestrator.definitions import CampaignDefinition
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.definitions import CampaignDefinition, SendStep
+from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import Campaign, CampaignVersion
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
@@ -46,7 +48,12 @@ class CampaignView:
 class CampaignService:
     """Campaigns in one unit of work: the caller commits or rolls back."""
 
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, channels: Mapping[str, Channel] | None = None
+    ) -> None:
+        """With `channels`, the configured adapters, a definition must also fit their
+        configuration (a sender domain the mail channel may use)."""
+        self._channels: Mapping[str, Channel] = channels or {}
         self._session = session
         self._campaigns = CampaignStore(session)
         self._enrollments = EnrollmentStore(session)
@@ -55,6 +62,7 @@ class CampaignService:
 
     async def create(self, definition: CampaignDefinition) -> CampaignView:
         """Store a new campaign as a draft, version 1."""
+        self._check_configured(definition)
         now = self._clock.now()
         campaign = Campaign(
             name=definition.name,
@@ -96,6 +104,7 @@ class CampaignService:
     async def update(self, campaign_id: int, definition: CampaignDefinition) -> CampaignView:
         """Replace the definition: in place while a draft, as a new version once it has run
         (running enrollments finish on the version they began on)."""
+        self._check_configured(definition)
         campaign = await self._existing(campaign_id, lock=True)
         if campaign.status == "archived":
             raise Conflict(f"campaign {campaign_id} is archived and cannot change")
@@ -121,6 +130,30 @@ class CampaignService:
         self._campaigns.add(campaign)
         await self._campaigns.flush()
         return CampaignView(campaign, campaign.current_version, stored)
+
+    def _check_configured(self, definition: CampaignDefinition) -> None:
+        """422 listing each template field the configured channel refuses, at its path."""
+        errors = [
+            {
+                "loc": [
+                    "body",
+                    "steps",
+                    index,
+                    "template",
+                    *([] if problem.field is None else [problem.field]),
+                ],
+                "msg": problem.message,
+                "type": "template",
+            }
+            for index, step in enumerate(definition.steps)
+            if isinstance(step, SendStep) and step.channel in self._channels
+            for problem in self._channels[step.channel].check_configured(step.template)
+        ]
+        if errors:
+            count = len(errors)
+            raise InvalidInput(
+                f"the campaign has {count} problem{'s' if count != 1 else ''}", errors=errors
+            )
 
     async def transition(self, campaign_id: int, action: Action) -> CampaignView:
         """Activate, pause, resume or archive; 409 from a state the action does not leave."""

@@ -14,7 +14,7 @@ from channels.base import Channel
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.errors import Conflict, InvalidInput, NotFound
-from orchestrator.models import ConsentLog, Contact, Event, Touch
+from orchestrator.models import ApiKey, ConsentLog, Contact, Event, Touch
 from orchestrator.models.checks import storable
 from orchestrator.services.events import EventService
 from orchestrator.store.contacts import ContactStore
@@ -104,8 +104,9 @@ class TaskService:
         self._channels = channels
         self._clock = clock
 
-    async def claim(self, claim: TaskClaim) -> list[ClaimedTask]:
-        """Lease up to `limit` of the oldest open tasks of the channel."""
+    async def claim(self, claim: TaskClaim, key: ApiKey) -> list[ClaimedTask]:
+        """Lease up to `limit` of the oldest open tasks of the channel to the worker, under
+        `key`: only that key may act on them while the lease lasts."""
         channel = self._channels.get(claim.channel)
         if channel is None or channel.mode != "task":
             tasks = sorted(name for name, c in self._channels.items() if c.mode == "task")
@@ -115,10 +116,11 @@ class TaskService:
                     {"loc": ["body", "channel"], "msg": "not a task channel", "type": "channel"}
                 ],
             )
+        assert key.id is not None  # a key that authenticated is stored
         now = self._clock.now()
         until = now + timedelta(seconds=claim.lease_seconds)
         touches = await self._touches.claim_tasks(
-            claim.channel, claim.worker, claim.limit, until, now
+            claim.channel, claim.worker, key.id, claim.limit, until, now
         )
         ids = {t.contact_id for t in touches}
         contacts = {c.id: c for c in await self._contacts.many(ids) if c.id is not None}
@@ -147,18 +149,18 @@ class TaskService:
             for touch in touches
         ]
 
-    async def heartbeat(self, touch_id: int, beat: TaskHeartbeat) -> Touch:
-        """Extend the lease of a task the worker holds."""
-        touch, now = await self._held(touch_id, beat.worker)
+    async def heartbeat(self, touch_id: int, beat: TaskHeartbeat, key: ApiKey) -> Touch:
+        """Extend the lease of a task the worker holds under `key`."""
+        touch, now = await self._held(touch_id, beat.worker, key)
         touch.lease_until = now + timedelta(seconds=beat.lease_seconds)
         touch.updated_at = now
         self._session.add(touch)
         return touch
 
-    async def complete(self, touch_id: int, completion: TaskCompletion) -> Touch:
+    async def complete(self, touch_id: int, completion: TaskCompletion, key: ApiKey) -> Touch:
         """Close the task with its outcome: an event for the enrollments, consent for the log."""
         await self._lock_contact_of(touch_id)
-        touch, now = await self._held(touch_id, completion.worker)
+        touch, now = await self._held(touch_id, completion.worker, key)
         channel = self._channels[touch.channel]
         outcomes = channel.outcomes
         if outcomes and completion.outcome not in outcomes:
@@ -204,11 +206,12 @@ class TaskService:
         )
         return touch
 
-    async def fail(self, touch_id: int, failure: TaskFailure) -> Touch:
+    async def fail(self, touch_id: int, failure: TaskFailure, key: ApiKey) -> Touch:
         """Give the task back to the queue, or fail it for good."""
-        touch, now = await self._held(touch_id, failure.worker)
+        touch, now = await self._held(touch_id, failure.worker, key)
         touch.status = "queued" if failure.retry else "failed"
-        touch.worker = None if failure.retry else touch.worker
+        if failure.retry:
+            touch.worker, touch.claimed_by_key_id = None, None
         touch.lease_until, touch.error, touch.updated_at = None, failure.reason, now
         self._session.add(touch)
         return touch
@@ -221,8 +224,10 @@ class TaskService:
         if touch is not None:
             await self._contacts.get(touch.contact_id, lock=True)
 
-    async def _held(self, touch_id: int, worker: str) -> tuple[Touch, datetime]:
-        """The task, if `worker` holds a live lease on it; 404 or 409 otherwise."""
+    async def _held(self, touch_id: int, worker: str, key: ApiKey) -> tuple[Touch, datetime]:
+        """The task, if `worker` holds a live lease on it under `key`; 404 or 409 otherwise.
+        Another key gets 409 whatever worker name it sends, an admin key too: a lease is
+        taken over only once it has run out."""
         touch = await self._touches.get(touch_id, lock=True)
         channel = self._channels.get(touch.channel) if touch else None
         if touch is None or channel is None or channel.mode != "task":
@@ -230,6 +235,8 @@ class TaskService:
         now = self._clock.now()
         if touch.status != "claimed" or touch.worker != worker:
             raise Conflict(f"task {touch_id} is not claimed by {worker!r} (it is {touch.status})")
+        if touch.claimed_by_key_id != key.id:
+            raise Conflict(f"task {touch_id} is leased under another API key")
         if touch.lease_until is None or touch.lease_until < now:
             raise Conflict(f"the lease on task {touch_id} has expired; claim it again")
         return touch, now

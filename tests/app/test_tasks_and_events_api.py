@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.app.test_auth import bearer, make_key
+from tests.app.test_auth import bearer, key_id, make_key
 from tests.app.test_campaigns_api import activate, define
 from tests.app.test_contacts_api import assert_problem
 from tests.engine import enrollments, touches
@@ -49,9 +49,9 @@ async def worker(client) -> dict[str, str]:
     return bearer(await make_key(client, "worker", name="call-team"))
 
 
-async def claim(client, worker, **body):
+async def claim(client, headers, **body):
     response = await client.post(
-        "/v1/tasks/claim", json={"channel": "phone", "worker": "alice", **body}, headers=worker
+        "/v1/tasks/claim", json={"channel": "phone", "worker": "alice", **body}, headers=headers
     )
     assert response.status_code == 200, response.text
     return response.json()["tasks"]
@@ -131,6 +131,50 @@ async def test_only_the_worker_holding_the_lease_may_act(client, calls, worker, 
     again = await claim(client, worker, limit=5)
     assert task["id"] in [t["id"] for t in again]
     assert {t["attempts"] for t in again if t["id"] == task["id"]} == {2}
+
+
+async def test_another_key_gets_409_whatever_worker_name_it_sends(client, calls, worker, sessions):
+    """A lease is bound to the key that claimed it; an admin key takes no task over."""
+    (task,) = await claim(client, worker, worker="w4")
+    url = f"/v1/tasks/{task['id']}"
+    intruder = bearer(await make_key(client, "worker", name="intruder"))
+    calls_as_w4 = [
+        ("heartbeat", {"worker": "w4", "lease_seconds": 600}),
+        ("complete", {"worker": "w4", "outcome": "interested"}),
+        ("fail", {"worker": "w4", "reason": "busy", "retry": False}),
+    ]
+    for headers in (intruder, {}):  # {}: the client's admin key
+        for action, body in calls_as_w4:
+            refused = assert_problem(
+                await client.post(f"{url}/{action}", json=body, headers=headers), 409
+            )
+            assert "another API key" in refused["detail"]
+    (stored,) = [t for t in await touches(sessions) if t.id == task["id"]]
+    assert (stored.status, stored.worker, stored.outcome) == ("claimed", "w4", None)
+    done = await client.post(f"{url}/complete", json=calls_as_w4[1][1], headers=worker)
+    assert done.json()["status"] == "completed"
+
+
+async def test_a_revoked_keys_leases_run_out_and_another_key_claims_the_tasks(
+    client, calls, worker, clock
+):
+    (task,) = await claim(client, worker, lease_seconds=60)
+    await client.delete(f"/v1/keys/{await key_id(client, 'call-team')}")
+    beat = {"worker": "alice", "lease_seconds": 600}
+    assert_problem(
+        await client.post(f"/v1/tasks/{task['id']}/heartbeat", json=beat, headers=worker), 401
+    )
+    successor = bearer(await make_key(client, "worker", name="successor"))
+    assert task["id"] not in [t["id"] for t in await claim(client, successor, limit=5)]
+    clock.advance(timedelta(seconds=61))
+    (again,) = await claim(client, successor, worker="bob")
+    assert again["id"] == task["id"]
+    done = await client.post(
+        f"/v1/tasks/{task['id']}/complete",
+        json={"worker": "bob", "outcome": "connected"},
+        headers=successor,
+    )
+    assert done.json()["status"] == "completed"
 
 
 async def test_a_completed_task_cannot_be_completed_twice(client, calls, worker):
