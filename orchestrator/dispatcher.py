@@ -5,6 +5,11 @@ with them), moves each enrollment through its steps in memory, asks admission ab
 send step in priority order, and writes the touches and the new positions together. A
 failure anywhere rolls the batch back whole, so a re-run does exactly the same work and
 nothing is done twice.
+
+No one touch stops the pass for the others: templates render in the `Renderer`'s worker
+processes, bounded in time and size, and a touch the database refuses to store is stored
+failed in its place. A step whose touches go over those bounds `PAUSE_AFTER` times in a row
+pauses its campaign (the failed touch says so, as the campaign has no field for a reason).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,14 +31,18 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
 from orchestrator.definitions import CampaignDefinition, SendStep
+from orchestrator.errors import Conflict
+from orchestrator.rendering import Job, Outcome, Renderer, shared_renderer
+from orchestrator.services.campaigns import CampaignService
 from orchestrator.snapshots import contact_fields, snapshot, template_context
+from orchestrator.step_renders import PAUSE_AFTER, StepKey, StepRenders
 from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.enrollments import DueEnrollment, EnrollmentPosition, EnrollmentStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.touches import NewTouch, TouchStore
-from orchestrator.templates import TemplateError, render
+from orchestrator.templates import TemplateError
 from policies import Allow, Block, Decision, Defer
 
 __all__ = ["Dispatcher"]
@@ -41,6 +51,8 @@ _log = logging.getLogger("kizuna.dispatcher")
 
 #: How many times one enrollment may go through admission in one pass (send, send, ...).
 _ROUNDS = 10
+#: How much of the database's refusal a failed touch quotes.
+_QUOTED = 300
 
 
 @dataclass
@@ -68,6 +80,7 @@ class Dispatcher:
         *,
         batch_size: int = 500,
         on_queued: Callable[[], None] | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -75,6 +88,7 @@ class Dispatcher:
         self._batch_size = batch_size
         self._catalog = catalog
         self._on_queued = on_queued
+        self._renders = StepRenders(renderer or shared_renderer())
 
     @property
     def batch_size(self) -> int:
@@ -96,17 +110,18 @@ class Dispatcher:
             admission = await Admission.prepare(session, contacts, campaigns, now)
             for item in advancing:
                 self._advance(item, now)
+            pausing: dict[int, str] = {}
             for _ in range(_ROUNDS):
                 waiting = [item for item in advancing if item.step is not None]
                 if not waiting:
                     break
-                self._admit(waiting, admission, now)
+                await self._admit(waiting, admission, now, pausing)
             for item in advancing:
                 if item.step is not None:  # more sends than rounds: the next pass goes on
                     item.position.next_action_at = now
-            touches = [touch for item in advancing for touch in item.touches]
-            await TouchStore(session).add_many(touches)
+            touches = await self._store(session, advancing, now)
             await EnrollmentStore(session).save_positions([_row(w, now) for w in advancing])
+            await self._pause(session, pausing)
             await CampaignStore(session).count_entries(
                 Counter(
                     (item.context.campaign_id, step_id)
@@ -196,13 +211,23 @@ class Dispatcher:
             found.setdefault(row[0].contact_id, []).append(row)
         return found
 
-    def _admit(self, advancing: list[_Advancing], admission: Admission, now: datetime) -> None:
+    async def _admit(
+        self,
+        advancing: list[_Advancing],
+        admission: Admission,
+        now: datetime,
+        pausing: dict[int, str],
+    ) -> None:
         candidates: list[CandidateTouch] = []
         asking: list[_Advancing] = []
-        for item in advancing:
+        for item, content in zip(advancing, await self._render(advancing), strict=True):
             assert item.step is not None
+            if content is None:  # its campaign is being paused: it waits for the resume
+                item.step = None
+                item.position.next_action_at = now
+                continue
             try:
-                candidate = self._candidate(item, now)
+                candidate = self._candidate(item, content, now, pausing)
             except Exception:
                 self._broken(item, now)
                 continue
@@ -239,18 +264,35 @@ class Dispatcher:
         item.step = None
         item.position.finish("failed", "error", now)
 
-    def _candidate(self, item: _Advancing, now: datetime) -> CandidateTouch | None:
+    async def _render(self, advancing: list[_Advancing]) -> list[Outcome | None]:
+        """Each enrollment's step rendered for its contact, off the event loop; None for
+        those held back while their campaign is paused."""
+        jobs: list[Job] = []
+        steps: list[StepKey] = []
+        for item in advancing:
+            assert item.step is not None
+            campaign = {"id": item.context.campaign_id, "name": item.context.campaign.name}
+            jobs.append((item.step.template, template_context(item.snapshot, campaign)))
+            steps.append((item.context.campaign_id, item.step.id))
+        return await self._renders.render(jobs, steps)
+
+    def _candidate(
+        self, item: _Advancing, content: Outcome, now: datetime, pausing: dict[int, str]
+    ) -> CandidateTouch | None:
         step, context = item.step, item.context
         assert step is not None
         channel = self._channels.get(step.channel)
         if channel is None:  # a plugin channel was uninstalled after the campaign began
             self._fail(item, step, "channel", f"no channel {step.channel!r} here", now)
             return None
-        campaign_facts = {"id": context.campaign_id, "name": context.campaign.name}
-        try:
-            content = render(step.template, template_context(item.snapshot, campaign_facts))
-        except TemplateError as exc:
-            self._fail(item, step, "template", f"template: {exc}", now)
+        pauses = self._renders.pauses((context.campaign_id, step.id), content)
+        if isinstance(content, TemplateError):
+            error = f"template: {content}"
+            if pauses:
+                error += f"; {PAUSE_AFTER} touches of step {step.id!r} in a row went over"
+                error += " the rendering bounds, so the campaign is paused"
+                pausing[context.campaign_id] = error
+            self._fail(item, step, "template", error, now)
             return None
         return CandidateTouch(
             enrollment=item.enrollment,
@@ -263,6 +305,47 @@ class Dispatcher:
             address=channel.address(item.snapshot, content),
             deadline=item.position.entered_at + step.max_delay,
         )
+
+    async def _store(
+        self, session: AsyncSession, advancing: list[_Advancing], now: datetime
+    ) -> list[NewTouch]:
+        """Write the batch's touches; the ones written. Where the database refuses the
+        batch, each touch is written alone, and one it refuses is stored failed, with the
+        refusal, in its place: its enrollment ends there, the others go on."""
+        store = TouchStore(session)
+        touches = [touch for item in advancing for touch in item.touches]
+        try:
+            async with session.begin_nested():
+                await store.add_many(touches)
+            return touches
+        except DBAPIError:
+            _log.warning("the batch's touches were refused; writing them one at a time")
+        written: list[NewTouch] = []
+        for item in advancing:
+            for index, touch in enumerate(item.touches):
+                try:
+                    async with session.begin_nested():
+                        await store.add_many([touch])
+                    written.append(touch)
+                except DBAPIError as exc:
+                    refusal = str(exc.orig or exc).splitlines()[0][:_QUOTED]
+                    failed = _refused(touch, f"store: the database refused the touch: {refusal}")
+                    await store.add_many([failed])
+                    written.append(failed)
+                    item.touches[index:] = [failed]
+                    item.position.finish("failed", "store", now)
+                    break
+        return written
+
+    async def _pause(self, session: AsyncSession, pausing: dict[int, str]) -> None:
+        """Pause the campaigns whose steps keep going over the rendering bounds."""
+        campaigns = CampaignService(session, self._clock)
+        for campaign_id, reason in pausing.items():
+            try:
+                await campaigns.transition(campaign_id, "pause")
+            except Conflict:
+                continue  # paused or archived meanwhile
+            _log.warning("campaign %s paused: %s", campaign_id, reason)
 
     def _fail(
         self, item: _Advancing, step: SendStep, reason: str, error: str, now: datetime
@@ -342,6 +425,14 @@ class Dispatcher:
             "created_at": now,
             "updated_at": now,
         }
+
+
+def _refused(touch: NewTouch, error: str) -> NewTouch:
+    """A touch the database would not store, as a failed touch without its content."""
+    failed = touch.copy()
+    failed["status"], failed["content"], failed["error"] = "failed", {}, error
+    failed["rule"] = failed["reason"] = None
+    return failed
 
 
 def _row(item: _Advancing, now: datetime) -> EnrollmentPosition:

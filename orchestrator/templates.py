@@ -12,10 +12,20 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["MAX_SOURCE_BYTES", "TemplateError", "check_template", "render"]
+__all__ = [
+    "MAX_OUTPUT_BYTES",
+    "MAX_SOURCE_BYTES",
+    "OverLimit",
+    "TemplateError",
+    "check_template",
+    "render",
+    "renders_in_linear_time",
+]
 
 #: The largest template field accepted, in UTF-8 bytes.
 MAX_SOURCE_BYTES = 64 * 1024
+#: The largest rendered field, in UTF-8 bytes.
+MAX_OUTPUT_BYTES = 1024 * 1024
 #: The largest constants a template may compute: text, and an integer Python still prints.
 _MOST_CHARACTERS = 64 * 1024
 _MOST_BITS = 14_000
@@ -25,6 +35,10 @@ _SHOWN = 80
 
 class TemplateError(ValueError):
     """A template that does not compile or cannot be rendered."""
+
+
+class OverLimit(TemplateError):
+    """A render that went over a bound: its time, or the size of a field."""
 
 
 class _RuntimeOnly(CodeGenerator):
@@ -150,14 +164,88 @@ def check_template(field: str, source: str) -> None:
         _constant(node, known)
 
 
-def render(template: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str]:
-    """Every field of a step's template rendered for one contact (`html` autoescaped)."""
+#: What a template may use and still render in time linear in its source and the contact's
+#: data: lookups, conditions, joins and a few filters. No loops, calls, arithmetic, slices
+#: or macros.
+_LINEAR_NODES = (
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Const,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Concat,
+    nodes.Filter,
+    nodes.Test,
+)
+_LINEAR_FILTERS = frozenset(
+    {"capitalize", "d", "default", "e", "escape", "lower", "string", "title", "trim", "upper"}
+)
+_LINEAR_TESTS = frozenset({"defined", "none", "number", "string", "undefined"})
+
+
+@lru_cache(maxsize=_CACHED)
+def _linear(field: str, source: str) -> bool:
+    try:
+        tree = _environment(field).parse(source)
+    except TemplateSyntaxError:
+        return False
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _LINEAR_NODES):
+            return False
+        if isinstance(node, nodes.Filter) and node.name not in _LINEAR_FILTERS:
+            return False
+        if isinstance(node, nodes.Test) and node.name not in _LINEAR_TESTS:
+            return False
+    return True
+
+
+def renders_in_linear_time(template: Mapping[str, str]) -> bool:
+    """Whether every field is plain text or only looks values up (`Hello {{ contact.name }}`),
+    so rendering it costs about as much as reading it; loops, calls and arithmetic do not."""
+    return all(
+        _MARKUP not in source or _linear(field, source) for field, source in template.items()
+    )
+
+
+def render(
+    template: Mapping[str, str], context: Mapping[str, Any], *, most: int = MAX_OUTPUT_BYTES
+) -> dict[str, str]:
+    """Every field of a step's template rendered for one contact (`html` autoescaped); a
+    field over `most` UTF-8 bytes raises OverLimit."""
     try:
         return {
-            field: _compiled(field, source).render(context) if _MARKUP in source else source
+            field: _bounded_output(field, source, context, most) if _MARKUP in source else source
             for field, source in template.items()
         }
+    except TemplateError:
+        raise
+    except MemoryError as exc:
+        raise OverLimit("rendering ran out of memory") from exc
     except JinjaError as exc:
         raise TemplateError(str(exc)) from exc
     except Exception as exc:  # any failure of a template's own logic: 1 // 0, "a" + 1
         raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _bounded_output(field: str, source: str, context: Mapping[str, Any], most: int) -> str:
+    """The field rendered piece by piece, stopped as soon as it is over `most` bytes (a
+    character is at least one byte), so a loop cannot build a huge text first."""
+    pieces: list[str] = []
+    characters = 0
+    for piece in _compiled(field, source).generate(context):
+        characters += len(piece)
+        if characters > most:
+            break
+        pieces.append(piece)
+    output = "".join(pieces)
+    if characters > most or len(output.encode("utf-8", "surrogatepass")) > most:
+        raise OverLimit(f"field {field!r} renders to more than {most:,} bytes")
+    return output
