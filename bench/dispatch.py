@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.database import create_engine, create_sessionmaker
-from bench.harness import activate, asyncpg_dsn, scratch_postgres
+from bench.harness import activate, asyncpg_dsn, copy_contacts, scratch_postgres
 from channels.dm import DmChannel
 from channels.email import EmailChannel
 from channels.phone import PhoneChannel
@@ -63,20 +63,16 @@ def rss_mib() -> float:
 
 async def load(url: str, count: int, clock: FakeClock) -> int:
     """Contacts (COPY, not measured), the campaign, and the enrollments (by filter)."""
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.copy_records_to_table(
-            "contact",
-            columns=("external_id", "phone", "timezone", "attributes", "social", "consent",
-                     "created_at", "updated_at"),
-            records=[
-                (f"b-{n}", f"+8190{n:08d}", "Asia/Tokyo", f'{{"name": "顧客{n}"}}', "{}", "{}",
-                 START, START)
-                for n in range(count)
-            ],
-        )  # fmt: skip
-    finally:
-        await connection.close()
+    await copy_contacts(
+        url,
+        ("external_id", "phone", "timezone", "attributes", "social", "consent",
+         "created_at", "updated_at"),
+        [
+            (f"b-{n}", f"+8190{n:08d}", "Asia/Tokyo", f'{{"name": "顧客{n}"}}', "{}", "{}",
+             START, START)
+            for n in range(count)
+        ],
+    )  # fmt: skip
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     try:

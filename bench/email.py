@@ -32,7 +32,7 @@ import aiosmtplib
 import asyncpg
 
 from app.database import create_engine, create_sessionmaker
-from bench.harness import activate, asyncpg_dsn, scratch_postgres
+from bench.harness import activate, asyncpg_dsn, copy_contacts, scratch_postgres
 from channels.base import Channel
 from channels.dm import DmChannel
 from channels.email import EmailChannel, SmtpConfig
@@ -135,24 +135,18 @@ async def stop_sink(sink: SmtpSink) -> None:
 
 async def load(url: str, count: int, clock: FakeClock) -> None:
     """Contacts opted in to email (COPY), the campaign, and the enrollments; not measured."""
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.copy_records_to_table(
-            "contact",
-            columns=("external_id", "email", "timezone", "attributes", "social", "consent",
-                     "created_at", "updated_at"),
-            records=[
-                (f"m-{n}", f"person{n}@example.jp", "Asia/Tokyo", f'{{"name": "顧客{n}"}}', "{}",
-                 '{"email": "opted_in"}', START, START)
-                for n in range(count)
-            ],
-        )  # fmt: skip
-        await connection.execute(
-            "INSERT INTO consent_log (contact_id, channel, status, source, evidence, recorded_at)"
-            " SELECT id, 'email', 'opted_in', 'bench', '{}', $1 FROM contact", START
-        )  # fmt: skip
-    finally:
-        await connection.close()
+    await copy_contacts(
+        url,
+        ("external_id", "email", "timezone", "attributes", "social", "consent",
+         "created_at", "updated_at"),
+        [
+            (f"m-{n}", f"person{n}@example.jp", "Asia/Tokyo", f'{{"name": "顧客{n}"}}', "{}",
+             '{"email": "opted_in"}', START, START)
+            for n in range(count)
+        ],
+        ("INSERT INTO consent_log (contact_id, channel, status, source, evidence, recorded_at)"
+         " SELECT id, 'email', 'opted_in', 'bench', '{}', $1 FROM contact", START),
+    )  # fmt: skip
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     try:

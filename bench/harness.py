@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,23 @@ async def activate(session: AsyncSession, clock: Clock, definition: dict[str, An
     assert view.campaign.id is not None
     await service.transition(view.campaign.id, "activate")
     return view.campaign.id
+
+
+async def copy_contacts(
+    url: str,
+    columns: Sequence[str],
+    records: Iterable[tuple[Any, ...]],
+    *then: tuple[str, Any],
+) -> None:
+    """Contacts straight into the table with COPY, then each `(statement, argument)` of
+    `then`: a benchmark's setup, never what it measures."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.copy_records_to_table("contact", columns=columns, records=records)
+        for statement, argument in then:
+            await connection.execute(statement, argument)
+    finally:
+        await connection.close()
 
 
 def asyncpg_dsn(url: str) -> str:
