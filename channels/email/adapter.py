@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from email.policy import SMTP
 from typing import ClassVar, Literal
 
 from channels.base import (
@@ -153,7 +152,7 @@ class EmailChannel(BaseChannel):
             raise PermanentError(f"the rendered {foreign}")
         message_id = message_id_for(delivery.idempotency_key, self._sender.domain)
         try:
-            message = build_message(
+            mail = build_message(
                 sender=self._sender,
                 recipient=recipient,
                 content=delivery.content,
@@ -163,11 +162,9 @@ class EmailChannel(BaseChannel):
             )
         except UnsendableMessage as exc:
             raise PermanentError(str(exc)) from exc
-        data = message.as_bytes(policy=SMTP)
-        if self._dkim is not None:
-            data = self._dkim.sign(data)
+        data = mail.data if self._dkim is None else self._dkim.sign(mail.data)
         try:
-            await self._transport.send(self._sender.address, message["To"], data)
+            await self._transport.send(self._sender.address, mail.recipient, data)
         except SmtpRefusal as exc:
             if exc.at_recipient:
                 raise _refused_recipient(exc.code, exc.text) from exc

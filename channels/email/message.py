@@ -5,25 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import format_datetime, getaddresses
 from html import escape
 
 from channels.base import TrackedLinks
 from channels.email.links import bad_link_targets, has_line_break, rewrite_links
+from channels.email.mime import Part, address_header, compose, unstructured
 
 __all__ = [
+    "Mail",
     "SenderIdentity",
     "UnsendableMessage",
     "build_message",
     "message_id_for",
     "one_address",
 ]
-
-
-#: Bodies in base64: 7-bit clean, so no relay re-encodes them (which would break a DKIM
-#: signature) and no relay needs 8BITMIME.
-_CTE = "base64"
 
 
 class UnsendableMessage(ValueError):
@@ -65,6 +61,14 @@ def one_address(value: str) -> tuple[str, str] | None:
     return name, address
 
 
+@dataclass(frozen=True)
+class Mail:
+    """A message ready for the relay: the one recipient, and the bytes to send."""
+
+    recipient: str
+    data: bytes
+
+
 def build_message(
     *,
     sender: SenderIdentity,
@@ -74,7 +78,7 @@ def build_message(
     marketing: bool,
     links: TrackedLinks | None = None,
     sent_at: datetime | None = None,
-) -> EmailMessage:
+) -> Mail:
     """The message: text and/or HTML (UTF-8). Where Kizuna hears back (`links`), marketing
     mail gets its links tracked, an open pixel in HTML and `List-Unsubscribe` (RFC 8058
     one-click); transactional mail gets its links tracked when the step asks
@@ -83,6 +87,7 @@ def build_message(
     recipient_mailbox = None if "," in recipient else one_address(recipient)
     if recipient_mailbox is None or recipient_mailbox[0]:
         raise UnsendableMessage("the contact's email address is not one plain address")
+    to = recipient_mailbox[1]
     subject = content.get("subject", "")
     if has_line_break(subject):
         raise UnsendableMessage("the rendered subject has a line break")
@@ -92,6 +97,8 @@ def build_message(
         if mailbox is None:
             raise UnsendableMessage("the rendered `from` is not one address on one line")
         name, address = mailbox[0] or name, mailbox[1]
+    if not (to.isascii() and address.isascii()):
+        raise UnsendableMessage("addresses outside ASCII (SMTPUTF8) are not supported")
     text, html = content.get("text"), content.get("html")
     if html is not None and (bad := bad_link_targets(html)):
         raise UnsendableMessage(f"the rendered HTML links to {bad[0][:100]!r}, not a web address")
@@ -99,30 +106,32 @@ def build_message(
         rewritten = rewrite_links(content, links.click)
         text, html = rewritten.get("text"), rewritten.get("html")
 
-    message = EmailMessage()
-    message["From"] = formataddr((name, address))
-    message["To"] = recipient_mailbox[1]
-    message["Subject"] = subject
-    message["Message-ID"] = message_id
-    message["Date"] = format_datetime(sent_at or datetime.now(UTC))
+    headers = [
+        ("From", address_header(name, address)),
+        ("To", to),
+        ("Subject", unstructured(subject, "Subject")),
+        ("Message-ID", message_id),
+        ("Date", format_datetime(sent_at or datetime.now(UTC))),
+    ]
     unsubscribe = links.unsubscribe if links is not None and marketing else None
     if unsubscribe:
-        message["List-Unsubscribe"] = f"<{unsubscribe}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers += [
+            ("List-Unsubscribe", f"<{unsubscribe}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
     footer = _footer(sender, unsubscribe) if marketing else ""
+    parts = []
     if text is not None or html is None:
-        message.set_content(
-            (text or "") + (f"\n\n-- \n{footer}" if footer else ""), charset="utf-8", cte=_CTE
-        )
+        parts.append(Part("plain", (text or "") + (f"\n\n-- \n{footer}" if footer else "")))
     if html is not None:
         html += _html_footer(sender, unsubscribe) if marketing else ""
         if marketing and links is not None:
             html += f'<img src="{escape(links.open)}" width="1" height="1" alt="">'
-        if text is None:
-            message.set_content(html, subtype="html", charset="utf-8", cte=_CTE)
-        else:
-            message.add_alternative(html, subtype="html", charset="utf-8", cte=_CTE)
-    return message
+        parts.append(Part("html", html))
+    try:
+        return Mail(to, compose(headers, parts))
+    except UnicodeEncodeError as exc:  # a lone surrogate rendered from contact data
+        raise UnsendableMessage("the rendered message is not valid Unicode") from exc
 
 
 def _footer(sender: SenderIdentity, unsubscribe: str | None) -> str:
