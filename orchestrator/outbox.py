@@ -1,16 +1,19 @@
 """The outbox: queued touches of `send` channels (email, SNS in webhook mode) go out after
 the dispatcher's transaction. A batch is claimed (`claimed`, with a lease that gives it back
 to the queue), and each touch is marked `sending` only once it holds one of the
-`concurrency` delivery slots, right before its adapter is called; it keeps the slot until its
-outcome is stored. So a crash leaves at most `concurrency` touches `sending` (later
-`in_doubt`), and the rest of the batch is claimed again."""
+`concurrency` delivery slots, right before its adapter is called; the slot's next touch is
+marked in the write that stores its outcome. So a crash leaves at most `concurrency` touches
+`sending` (later `in_doubt`), and the rest of the batch is claimed again."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -33,6 +36,7 @@ from orchestrator.models import Suppression, Touch
 from orchestrator.services.events import EventService
 from orchestrator.snapshots import snapshot
 from orchestrator.store.contacts import ContactRecord, ContactStore
+from orchestrator.store.dialect import is_postgresql
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import DeliveryOutcome, TouchStore
 from orchestrator.tracking import LinkMaker
@@ -43,6 +47,8 @@ __all__ = ["Outbox"]
 #: Attempts before a transiently failing touch fails for good, and the longest wait between.
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
+#: How long a status write waits for the other lanes' changes: about one SMTP transaction.
+GROUP_LINGER = 0.005
 
 
 @dataclass(frozen=True)
@@ -60,15 +66,30 @@ _Write = Callable[[list[Touch], list[_Outcome]], Awaitable[set[int]]]
 
 class _GroupWriter:
     """Stores the status changes of the touches in flight a group at a time (a group
-    commit): those about to be delivered become `sending`, finished ones get their outcome,
-    in one transaction for everything that arrived while the previous one was written."""
+    commit): those about to be delivered become `sending`, finished ones get their outcome.
 
-    def __init__(self, write: _Write) -> None:
+    A write waits, for at most `linger` seconds, until every lane still at work has
+    something to store, so the lanes move in step and a pass costs about one write for
+    every `lanes` touches; a lane held up by a slow relay delays the others by `linger`."""
+
+    def __init__(self, write: _Write, lanes: int, linger: float) -> None:
         self._write = write
+        self._lanes = lanes
+        self._linger = linger
         self._lock = asyncio.Lock()
+        self._everyone = asyncio.Event()
         self._starts: list[Touch] = []
         self._outcomes: list[_Outcome] = []
         self._waiting: list[asyncio.Future[set[int]]] = []
+
+    def leave(self) -> None:
+        """A lane is done: the others no longer wait for it."""
+        self._lanes -= 1
+        self._count()
+
+    def _count(self) -> None:
+        if len(self._waiting) >= self._lanes:
+            self._everyone.set()
 
     async def submit(self, *, start: Touch | None = None, outcome: _Outcome | None = None) -> bool:
         """Store the change; for a start, whether the touch is still this sender's."""
@@ -78,10 +99,14 @@ class _GroupWriter:
         if outcome is not None:
             self._outcomes.append(outcome)
         self._waiting.append(future)
+        self._count()
         async with self._lock:
             if not future.done():
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._everyone.wait(), self._linger)
                 starts, outcomes, waiting = self._starts, self._outcomes, self._waiting
                 self._starts, self._outcomes, self._waiting = [], [], []
+                self._everyone.clear()
                 try:
                     started = await self._write(starts, outcomes)
                 except Exception as exc:
@@ -108,7 +133,7 @@ class Outbox:
         channels: Mapping[str, Channel],
         catalog: CampaignCatalog,
         *,
-        batch_size: int = 32,
+        batch_size: int = 128,
         concurrency: int = 8,
         lease: timedelta = timedelta(minutes=30),
         claim_lease: timedelta = timedelta(minutes=5),
@@ -121,13 +146,13 @@ class Outbox:
         self._channels = channels
         self._catalog = catalog
         self._batch_size = batch_size
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._claim_lease = claim_lease
         self._quick_retries = quick_retries
         self._links = links
         self._health = DeliveryHealth() if health is None else health
-        self._writer = _GroupWriter(self._write)
 
     @property
     def batch_size(self) -> int:
@@ -155,35 +180,73 @@ class Outbox:
             await TouchStore(session).record_outcomes(
                 [withdrawn(touch, stopped[touch.id], now) for touch in batch if touch.id in stopped]
             )
-        await asyncio.gather(
-            *(
-                self._deliver(touch, contacts[touch.contact_id])
-                for touch in batch
-                if touch.id not in stopped
-            )
-        )
+        queue = deque(touch for touch in batch if touch.id not in stopped)
+        lanes = min(self._concurrency, len(queue))
+        async with self._autocommit() as status:
+            writer = _GroupWriter(partial(self._write, status), lanes, GROUP_LINGER)
+            await asyncio.gather(*(self._lane(writer, queue, contacts) for _ in range(lanes)))
         return len(batch)
 
-    async def _write(self, starts: list[Touch], outcomes: list[_Outcome]) -> set[int]:
-        """One transaction: store the outcomes, then mark the starts `sending`; the ids of
-        the starts still held by this sender's claim."""
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            await self._record(session, outcomes, now)
-            return await TouchStore(session).start_sending(starts, now + self._lease, now)
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncSession | None]:
+        """On PostgreSQL, a session for a pass's status writes whose connection commits each
+        statement by itself: a write is one statement, so it costs one round trip instead of
+        four (the pool's check of the connection, BEGIN, the statement, COMMIT). None on
+        SQLite, where each write is a transaction of the single writer."""
+        async with self._sessions() as session:
+            if not is_postgresql(session):
+                yield None
+                return
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
 
-    async def _deliver(self, touch: Touch, contact: ContactRecord) -> None:
-        """Deliver in a slot: `sending` first, the outcome stored before the slot is free."""
+    async def _write(
+        self, status: AsyncSession | None, starts: list[Touch], outcomes: list[_Outcome]
+    ) -> set[int]:
+        """Store the outcomes and mark the starts `sending`, at once; the ids of the starts
+        still held by this sender's claim. A dead address is suppressed first, in a
+        transaction of its own: if the status write is then lost, the touch stays in doubt."""
+        now = self._clock.now()
+        rejected = [o for o in outcomes if o.permanent is not None and o.permanent.address_rejected]
+        if rejected:
+            async with self._sessions.begin() as session:
+                for outcome in rejected:
+                    await self._hard_bounce(session, outcome, now)
+        rows = [self._row(outcome, now) for outcome in outcomes]
+        lease_until = now + self._lease
+        if status is not None:
+            return await TouchStore(status).settle_and_start(rows, starts, lease_until, now)
+        async with self._sessions.begin() as session:
+            return await TouchStore(session).settle_and_start(rows, starts, lease_until, now)
+
+    async def _lane(
+        self, writer: _GroupWriter, queue: deque[Touch], contacts: Mapping[int, ContactRecord]
+    ) -> None:
+        """One delivery slot working through the batch: a touch is marked `sending` in the
+        write that stores the outcome of the one before it, so the slot holds at most one
+        touch `sending` at any moment."""
+        finished: _Outcome | None = None
         async with self._slots:
-            if not await self._writer.submit(start=touch):
-                return  # the claim expired and another sender may have the touch now
-            outcome = await self._attempt(touch, contact)
-            if outcome.transient is not None:
-                self._health.failed(touch.channel, outcome.transient, self._clock.now())
-            else:
-                accepted = outcome.result is not None
-                self._health.settled(touch.channel, self._clock.now(), accepted=accepted)
-            await self._writer.submit(outcome=outcome)
+            try:
+                while queue:
+                    touch = queue.popleft()
+                    held = await writer.submit(start=touch, outcome=finished)
+                    finished = None
+                    if not held:
+                        continue  # the claim expired; another sender may have the touch now
+                    finished = await self._attempt(touch, contacts[touch.contact_id])
+                    self._note_health(finished)
+                if finished is not None:
+                    await writer.submit(outcome=finished)
+            finally:
+                writer.leave()
+
+    def _note_health(self, outcome: _Outcome) -> None:
+        channel, now = outcome.touch.channel, self._clock.now()
+        if outcome.transient is not None:
+            self._health.failed(channel, outcome.transient, now)
+        else:
+            self._health.settled(channel, now, accepted=outcome.result is not None)
 
     async def _attempt(self, touch: Touch, contact: ContactRecord) -> _Outcome:
         assert touch.id is not None
@@ -215,58 +278,44 @@ class Outbox:
             return _Outcome(touch, permanent=exc, contact=delivery.contact)
         raise AssertionError("tenacity either returns or re-raises")
 
-    async def _record(self, session: AsyncSession, outcomes: list[_Outcome], now: datetime) -> None:
-        if not outcomes:
-            return
-        rows: list[DeliveryOutcome] = []
-        for outcome in outcomes:
-            touch = outcome.touch
-            assert touch.id is not None
-            row: DeliveryOutcome = {
-                "id": touch.id,
-                "status": "sent",
-                "message_id": touch.message_id,
-                "outcome_data": touch.outcome_data,
-                "sent_at": touch.sent_at,
-                "retry_at": None,
-                "lease_until": None,
-                "error": None,
-                "updated_at": now,
-            }
-            if outcome.result is not None:
-                detail = dict(outcome.result.detail) or None  # what the far end answered
-                message_id = outcome.result.message_id
-                row.update(
-                    {
-                        "message_id": message_id and message_id[:255],
-                        "sent_at": now,
-                        "outcome_data": detail,
-                    }
-                )
-            elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
-                backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
-                row.update(
-                    {"status": "queued", "retry_at": now + backoff, "error": outcome.transient}
-                )
-            else:
-                error = outcome.transient or str(outcome.permanent)
-                row.update({"status": "failed", "error": error})
-                if outcome.permanent is not None and outcome.permanent.address_rejected:
-                    assert outcome.contact is not None
-                    await self._hard_bounce(session, outcome.permanent, outcome.contact, touch, now)
-            rows.append(row)
-        await TouchStore(session).record_outcomes(rows)
+    def _row(self, outcome: _Outcome, now: datetime) -> DeliveryOutcome:
+        """The touch's columns once delivered, given back for a retry, or failed."""
+        touch = outcome.touch
+        assert touch.id is not None
+        row: DeliveryOutcome = {
+            "id": touch.id,
+            "status": "sent",
+            "message_id": touch.message_id,
+            "outcome_data": touch.outcome_data,
+            "sent_at": touch.sent_at,
+            "retry_at": None,
+            "lease_until": None,
+            "error": None,
+            "updated_at": now,
+        }
+        if outcome.result is not None:
+            detail = dict(outcome.result.detail) or None  # what the far end answered
+            message_id = outcome.result.message_id
+            row.update(
+                {
+                    "message_id": message_id and message_id[:255],
+                    "sent_at": now,
+                    "outcome_data": detail,
+                }
+            )
+        elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
+            backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
+            row.update({"status": "queued", "retry_at": now + backoff, "error": outcome.transient})
+        else:
+            row.update({"status": "failed", "error": outcome.transient or str(outcome.permanent)})
+        return row
 
-    async def _hard_bounce(
-        self,
-        session: AsyncSession,
-        error: PermanentError,
-        contact: ContactSnapshot,
-        touch: Touch,
-        now: datetime,
-    ) -> None:
+    async def _hard_bounce(self, session: AsyncSession, outcome: _Outcome, now: datetime) -> None:
         """A dead address: suppress it on the channel, under the keys the channel gives for
         the failure, and tell the enrollments (a `bounce`)."""
+        touch, error, contact = outcome.touch, outcome.permanent, outcome.contact
+        assert error is not None
+        assert contact is not None
         keys = self._channels[touch.channel].rejected_keys(error, contact, touch.content)
         await SuppressionStore(session).add_many(
             [

@@ -54,13 +54,16 @@ def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnE
     return column.in_(values)  # type: ignore[no-any-return]
 
 
-def unnested(table: Table, rows: Sequence[Mapping[str, Any]]) -> TableValuedAlias:
+def unnested(
+    table: Table, rows: Sequence[Mapping[str, Any]], prefix: str = "values"
+) -> TableValuedAlias:
     """PostgreSQL: the rows as `unnest(array, array, ...) AS t(col, col, ...)`, one array
-    per column, so a whole batch travels as one statement with a handful of parameters."""
+    per column, so a whole batch travels as one statement with a handful of parameters
+    (named `{prefix}_{column}`: two batches in one statement need two prefixes)."""
     names = list(rows[0])
     arrays = [
         bindparam(
-            f"values_{name}",
+            f"{prefix}_{name}",
             [row[name] for row in rows],
             type_=postgresql.ARRAY(_element(table, name)),
         )

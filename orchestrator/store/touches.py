@@ -12,7 +12,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Touch
-from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, update_by_id
+from orchestrator.store.dialect import (
+    insert,
+    insert_unnested,
+    is_postgresql,
+    unnested,
+    update_by_id,
+)
 from orchestrator.store.latest import latest_per_contact
 from policies import CountedTouch
 
@@ -209,14 +215,50 @@ class TouchStore:
             due, limit, status="claimed", lease_until=lease_until, updated_at=now
         )
 
-    async def start_sending(
+    async def settle_and_start(
+        self,
+        settled: Sequence[DeliveryOutcome],
+        starting: Collection[Touch],
+        lease_until: datetime,
+        now: datetime,
+    ) -> set[int]:
+        """Store what became of delivered touches and mark claimed ones `sending`, right
+        before their delivery; the ids of those still held by the claim that returned them
+        (one whose lease expired may have gone to another sender, which counted another
+        attempt). On PostgreSQL this is one statement, atomic with or without a transaction
+        around it: the outbox runs it alone, in one round trip."""
+        if not starting:
+            await self.record_outcomes(settled)
+            return set()
+        if not is_postgresql(self._session):
+            await self.record_outcomes(settled)
+            return await self._start_sending(starting, lease_until, now)
+        held = unnested(_touch, [{"id": t.id, "attempts": t.attempts} for t in starting], "held")
+        start = (
+            update(_touch)
+            .where(
+                _touch.c.id == held.c.id,
+                _touch.c.attempts == held.c.attempts,
+                _touch.c.status == "claimed",
+            )
+            .values(status="sending", lease_until=lease_until, updated_at=now)
+            .returning(_touch.c.id)
+        )
+        if settled:
+            outcomes = unnested(_touch, settled, "settled")
+            columns = [name for name in settled[0] if name != "id"]
+            start = start.add_cte(
+                update(_touch)
+                .where(_touch.c.id == outcomes.c.id)
+                .values({name: outcomes.c[name] for name in columns})
+                .returning(_touch.c.id)
+                .cte("settled")
+            )
+        return set((await self._session.exec(start)).scalars().all())
+
+    async def _start_sending(
         self, claimed: Collection[Touch], lease_until: datetime, now: datetime
     ) -> set[int]:
-        """Mark claimed touches `sending` right before their delivery; the ids of those
-        still held by the claim that returned them (one whose lease expired may have gone
-        to another sender, which counted another attempt)."""
-        if not claimed:
-            return set()
         held = or_(*(and_(_touch.c.id == t.id, _touch.c.attempts == t.attempts) for t in claimed))
         result = await self._session.exec(
             update(_touch)

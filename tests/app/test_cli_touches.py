@@ -28,7 +28,7 @@ async def interrupt_sends(url: str, count: int, interrupted: int) -> list[tuple[
         async with sessions.begin() as session:
             store = TouchStore(session)
             claimed = await store.claim_outbox(["email"], interrupted, clock.now(), clock.now())
-            await store.start_sending(claimed, clock.now(), clock.now())
+            await store.settle_and_start([], claimed, clock.now(), clock.now())
         clock.advance(timedelta(seconds=1))
         assert await reap_leases(sessions, clock) == (0, interrupted)
         return [(t.id or 0, t.contact_id, t.campaign_id or 0) for t in claimed]

@@ -95,7 +95,7 @@ async def put_in_doubt(sessions, clock) -> int:
     async with sessions.begin() as session:
         store = TouchStore(session)
         (touch,) = await store.claim_outbox(["email"], 10, clock.now(), clock.now())
-        await store.start_sending([touch], clock.now(), clock.now())
+        await store.settle_and_start([], [touch], clock.now(), clock.now())
     clock.advance(timedelta(seconds=1))
     assert await reap_leases(sessions, clock) == (0, 1)
     assert touch.id is not None

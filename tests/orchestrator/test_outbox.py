@@ -143,8 +143,8 @@ async def test_a_send_cut_off_by_a_crash_is_in_doubt_and_not_sent_again(
         (claimed,) = await store.claim_outbox(
             ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
         )
-        started = await store.start_sending(
-            [claimed], clock.now() + timedelta(minutes=30), clock.now()
+        started = await store.settle_and_start(
+            [], [claimed], clock.now() + timedelta(minutes=30), clock.now()
         )
     assert started == {claimed.id}
     clock.advance(timedelta(minutes=31))
@@ -167,8 +167,8 @@ async def test_a_claim_that_expired_and_went_to_another_sender_is_not_started(
     await reap_leases(sessions, clock)
     assert await outbox(sessions, clock, channels).run_once() == 1
     async with sessions.begin() as session:
-        started = await TouchStore(session).start_sending(
-            [stale], clock.now() + timedelta(minutes=30), clock.now()
+        started = await TouchStore(session).settle_and_start(
+            [], [stale], clock.now() + timedelta(minutes=30), clock.now()
         )
     assert started == set()
     assert len(sink.messages) == 1
