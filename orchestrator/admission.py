@@ -38,9 +38,17 @@ from policies import (
 )
 from policies.explain import at_local, span
 
-__all__ = ["Admission", "CandidateTouch"]
+__all__ = ["Admission", "CandidateTouch", "also_held"]
 
 _log = logging.getLogger("kizuna.admission")
+
+
+def also_held(decision: Decision) -> dict[str, str | None] | None:
+    """A decided touch's `also_held`: the rules besides the binding one that held it, each
+    with its own free time (None when no other rule did)."""
+    if isinstance(decision, Allow) or not decision.also:
+        return None
+    return {hold.rule: hold.free_at.isoformat() if hold.free_at else None for hold in decision.also}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel, ContactSnapshot
-from orchestrator.admission import Admission, CandidateTouch
+from orchestrator.admission import Admission, CandidateTouch, also_held
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
@@ -385,6 +385,7 @@ class Dispatcher:
             policy_version=policy_version,
             rule=decision.rule,
             reason=decision.reason,
+            also_held=also_held(decision),
             defer_until=decision.until if isinstance(decision, Defer) else None,
         )
 
@@ -400,6 +401,7 @@ class Dispatcher:
         content: dict[str, str] | None = None,
         rule: str | None = None,
         reason: str | None = None,
+        also_held: dict[str, str | None] | None = None,
         defer_until: datetime | None = None,
         error: str | None = None,
     ) -> NewTouch:
@@ -417,6 +419,7 @@ class Dispatcher:
             "idempotency_key": f"{enrollment.id}:{position.seq}:{position.attempt}",
             "rule": rule,
             "reason": reason,
+            "also_held": also_held,
             "policy_version": policy_version,
             "defer_until": defer_until,
             "content": {} if content is None else content,
@@ -431,7 +434,7 @@ def _refused(touch: NewTouch, error: str) -> NewTouch:
     """A touch the database would not store, as a failed touch without its content."""
     failed = touch.copy()
     failed["status"], failed["content"], failed["error"] = "failed", {}, error
-    failed["rule"] = failed["reason"] = None
+    failed["rule"] = failed["reason"] = failed["also_held"] = None
     return failed
 
 

@@ -1,6 +1,6 @@
 """The contact-frequency policy: pure rules over plain data, no I/O."""
 
-from policies.decision import Allow, Block, Decision, Defer
+from policies.decision import Allow, Block, Decision, Defer, Hold
 from policies.evaluate import evaluate
 from policies.facts import Candidate, ContactFacts, CountedTouch
 from policies.history import History
@@ -17,6 +17,7 @@ __all__ = [
     "Decision",
     "Defer",
     "History",
+    "Hold",
     "Policy",
     "evaluate",
 ]

@@ -106,8 +106,20 @@ class StepStats(BaseModel):
     )
     clicks: int = Field(default=0, description="tracked-link clicks on this step's touches")
     touches: dict[str, int] = Field(default_factory=dict, description="by status")
-    blocked_by_rule: dict[str, int] = Field(default_factory=dict)
-    deferred_by_rule: dict[str, int] = Field(default_factory=dict)
+    blocked_by_rule: dict[str, int] = Field(
+        default_factory=dict, description="blocked touches by their binding rule"
+    )
+    deferred_by_rule: dict[str, int] = Field(
+        default_factory=dict, description="defer decisions by their binding rule"
+    )
+    blocked_also_by_rule: dict[str, int] = Field(
+        default_factory=dict,
+        description="blocked touches each rule also held while another rule bound them",
+    )
+    deferred_also_by_rule: dict[str, int] = Field(
+        default_factory=dict,
+        description="defer decisions each rule also held while another rule bound them",
+    )
     outcomes: dict[str, int] = Field(default_factory=dict)
     events: dict[str, int] = Field(default_factory=dict, description="clicks, opens, ... by type")
     at_step: int = Field(default=0, description="enrollments standing on this step now")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from orchestrator.models.base import id_field, utc_field
@@ -32,6 +32,23 @@ class Touch(SQLModel, table=True):
         Index("ix_touch_campaign_step", "campaign_id", "step_id"),
         Index("ix_touch_message_id", "message_id"),
         Index("ix_touch_enrollment_id", "enrollment_id"),
+        # The touch list, newest first: all of them, a campaign's, a binding rule's.
+        Index("ix_touch_created", "created_at"),
+        Index("ix_touch_campaign_created", "campaign_id", "created_at"),
+        Index(
+            "ix_touch_rule_created",
+            "rule",
+            "created_at",
+            sqlite_where=text("rule IS NOT NULL"),
+            postgresql_where=text("rule IS NOT NULL"),
+        ),
+        # Stats count the rules that held a touch without binding it: few touches have any.
+        Index(
+            "ix_touch_campaign_also_held",
+            "campaign_id",
+            sqlite_where=text("also_held IS NOT NULL"),
+            postgresql_where=text("also_held IS NOT NULL"),
+        ),
     )
 
     id: int | None = id_field()
@@ -51,6 +68,10 @@ class Touch(SQLModel, table=True):
     idempotency_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     rule: str | None = Field(default=None, sa_column=Column(String(100)))
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    #: The rules besides `rule` that held a blocked or deferred touch, each with the time
+    #: it alone would have let the touch through (null: never): `{"weekly": "2026-..."}`.
+    #: An object, not an array: batch inserts send a column's values as one array.
+    also_held: dict[str, str | None] | None = Field(default=None, sa_column=Column(Json))
     policy_version: int | None = Field(default=None, sa_column=Column(Integer))
     defer_until: datetime | None = utc_field(nullable=True)
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))

@@ -1,4 +1,7 @@
-"""A campaign's numbers: enrollments by state, and per step what its touches came to."""
+"""A campaign's numbers: enrollments by state, and per step what its touches came to.
+
+A blocked or deferred touch counts once by its binding rule (`blocked_by_rule`), and once
+more for each other rule that held it (`blocked_also_by_rule`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from orchestrator.errors import NotFound
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
 from orchestrator.store.events import EventStore
+from orchestrator.store.holds import HoldStore
 from orchestrator.store.touches import TouchStore
 
 __all__ = ["CampaignNumbers", "StatsService", "StepNumbers"]
@@ -39,6 +43,8 @@ class StepNumbers:
     touches: dict[str, int] = field(default_factory=dict)
     blocked_by_rule: dict[str, int] = field(default_factory=dict)
     deferred_by_rule: dict[str, int] = field(default_factory=dict)
+    blocked_also_by_rule: dict[str, int] = field(default_factory=dict)
+    deferred_also_by_rule: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     at_step: int = 0
@@ -68,6 +74,7 @@ class StatsService:
         self._enrollments = EnrollmentStore(session)
         self._touches = TouchStore(session)
         self._events = EventStore(session)
+        self._holds = HoldStore(session)
 
     async def numbers(self, campaign_id: int) -> CampaignNumbers:
         campaign = await self._campaigns.get(campaign_id)
@@ -93,6 +100,14 @@ class StatsService:
             by_rule = {"blocked": numbers.blocked_by_rule, "deferred": numbers.deferred_by_rule}
             if status in by_rule and rule is not None:
                 by_rule[status][rule] = by_rule[status].get(rule, 0) + count
+        for step_id, status, rule, count in await self._holds.also_held_counts(campaign_id):
+            numbers = step(step_id)
+            also = {
+                "blocked": numbers.blocked_also_by_rule,
+                "deferred": numbers.deferred_also_by_rule,
+            }
+            if status in also:
+                also[status][rule] = also[status].get(rule, 0) + count
         for step_id, count in await self._touches.retrying_counts(campaign_id):
             step(step_id).retrying = count
         for step_id, outcome, count in await self._touches.outcome_counts(campaign_id):

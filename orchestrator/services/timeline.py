@@ -1,4 +1,5 @@
-"""A contact's timeline: touches (with policy decisions), events and consent, newest first."""
+"""A contact's timeline: touches (with policy decisions), events, consent, and enrollments
+starting and ending, newest first."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ _LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of the timeline: what kind, when, and the stored row."""
+    """One line of the timeline: what kind, when, the stored row, and the name of the
+    campaign it belongs to (None if none)."""
 
     kind: str
     at: datetime
     row: Any
+    campaign_name: str | None = None
 
     @property
     def position(self) -> Position:
@@ -56,8 +59,8 @@ class TimelineService:
             raise NotFound(f"contact {contact_id} does not exist")
         entries: list[TimelineEntry] = []
         for kind, (_, time_attribute) in KINDS.items():
-            for row in await self._timeline.page(kind, contact_id, before, limit + 1):
-                entries.append(TimelineEntry(kind, getattr(row, time_attribute), row))
+            for row, name in await self._timeline.page(kind, contact_id, before, limit + 1):
+                entries.append(TimelineEntry(kind, getattr(row, time_attribute), row, name))
         entries.sort(key=_sort_key, reverse=True)
         page, more = entries[:limit], len(entries) > limit
         return TimelinePage(page, _encode(page[-1].position) if more and page else None)

@@ -1,4 +1,5 @@
-"""The queries behind a contact's timeline: touches, events and consent changes by time."""
+"""The queries behind a contact's timeline: touches, events, consent changes, and their
+enrollments starting and ending, by time."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from orchestrator.models import ConsentLog, Event, Touch
+from orchestrator.models import Campaign, ConsentLog, Enrollment, Event, Touch
 
 __all__ = ["KINDS", "RANK", "Position", "TimelineStore"]
 
 #: Entry kinds with their table and time column, in tie-break order: at the same instant
-#: a later kind comes first.
+#: a later kind comes first (an enrollment starts before its touches, ends after them).
 KINDS: dict[str, tuple[type[SQLModel], str]] = {
     "consent": (ConsentLog, "recorded_at"),
+    "enrollment_started": (Enrollment, "created_at"),
     "event": (Event, "occurred_at"),
     "touch": (Touch, "created_at"),
+    "enrollment_ended": (Enrollment, "finished_at"),
 }
+#: The kinds whose rows belong to a campaign: they come with its name.
+_OF_CAMPAIGN = frozenset({"enrollment_started", "touch", "enrollment_ended"})
 RANK = {kind: rank for rank, kind in enumerate(KINDS)}
 
 #: A place in the timeline: (instant, kind, id); pages hold what comes strictly after it.
@@ -34,16 +39,30 @@ class TimelineStore:
 
     async def page(
         self, kind: str, contact_id: int, before: Position | None, limit: int
-    ) -> list[Any]:
-        """Up to `limit` entries of `kind`, newest first, that sort after `before`."""
+    ) -> list[tuple[Any, str | None]]:
+        """Up to `limit` entries of `kind`, newest first, that sort after `before`, each
+        with the name of its campaign (None for a kind that has none)."""
         model, time_attribute = KINDS[kind]
         at = col(getattr(model, time_attribute))
         row_id = col(model.id)  # type: ignore[attr-defined]
-        query = select(model).where(col(model.contact_id) == contact_id)  # type: ignore[attr-defined]
+        conditions = [col(model.contact_id) == contact_id, at.is_not(None)]  # type: ignore[attr-defined]
         if before is not None:
-            query = query.where(_after(at, row_id, RANK[kind], before))
-        result = await self._session.exec(query.order_by(at.desc(), row_id.desc()).limit(limit))
-        return list(result)
+            conditions.append(_after(at, row_id, RANK[kind], before))
+        order = (at.desc(), row_id.desc())
+        if kind not in _OF_CAMPAIGN:
+            rows = await self._session.exec(
+                select(model).where(*conditions).order_by(*order).limit(limit)
+            )
+            return [(row, None) for row in rows]
+        campaign_id = col(model.campaign_id)  # type: ignore[attr-defined]
+        query = (
+            select(model, Campaign.name)
+            .outerjoin(Campaign, col(Campaign.id) == campaign_id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit)
+        )
+        return [(row, name) for row, name in await self._session.exec(query)]
 
 
 def _after(at: Any, row_id: Any, rank: int, before: Position) -> ColumnElement[bool]:

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from policies.durations import Duration
-from policies.explain import at_local, span
+from policies.explain import a_touch, at_local, span, touches
 from policies.facts import Candidate, ContactFacts, CountedTouch
 from policies.history import History
 from policies.rules.base import Reading, RuleBase
@@ -67,17 +67,17 @@ class CapRule(RuleBase):
         contact: ContactFacts,
         now: datetime,
     ) -> str:
-        units = "points" if self.unit == "weight" else "touches"
         if self.unit == "weight" and cost > self.max:
             return (
-                f"{self.name}: one {candidate.channel} touch costs {cost:g} points, more than "
+                f"{self.name}: {a_touch(candidate.channel)} costs {cost:g} points, more than "
                 f"the {self.max:g} allowed per {span(self.window)}"
             )
         used = self.used(self.counted(history, now))
-        return (
-            f"{self.name}: {used:g} of {self.max:g} {units} used "
-            f"since {at_local(now - self.window, contact.timezone)}"
-        )
+        since = at_local(now - self.window, contact.timezone)
+        if self.unit == "weight":
+            costs = f"{a_touch(candidate.channel)} costs {cost:g}"
+            return f"{self.name}: {used:g} of {self.max:g} points used since {since} and {costs}"
+        return f"{self.name}: {used:g} of {self.max:g} {touches(self.channels)} used since {since}"
 
     def reading(
         self, history: History, costs: Mapping[str, float], timezone: str, now: datetime

@@ -91,11 +91,13 @@ async def test_the_timeline_merges_touches_events_and_consent_newest_first(clien
         json={"status": "opted_out", "source": "unsubscribe-link"},
     )
     items = (await client.get(f"/v1/contacts/{contact['id']}/timeline")).json()["items"]
-    assert [item["kind"] for item in items] == ["consent", "event", "touch"]
+    assert [item["kind"] for item in items] == ["consent", "event", "touch", "enrollment"]
     assert items[1]["type"] == "click"
     assert items[1]["touch_id"] == items[2]["id"]
     assert items[2]["channel"] == "email"
     assert items[2]["status"] == "sent"
+    assert items[2]["campaign_name"] == items[3]["campaign_name"] == "Autumn"
+    assert (items[3]["change"], items[3]["reason"]) == ("started", None)
 
 
 async def test_timeline_pages_follow_the_cursor_without_gaps_or_repeats(client, clock):

@@ -213,8 +213,9 @@ async def test_decisions_show_in_the_timeline_stats_and_pressure(app, client, cl
     clock.advance(timedelta(hours=24))
     await app.state.runtime.dispatcher().run_until_idle()
     timeline = (await client.get(f"/v1/contacts/{contact['id']}/timeline")).json()["items"]
-    assert timeline[0]["step_id"] == "second"
-    assert timeline[0]["status"] == "queued"
+    assert (timeline[0]["kind"], timeline[0]["change"]) == ("enrollment", "completed")
+    assert timeline[1]["step_id"] == "second"
+    assert timeline[1]["status"] == "queued"
 
 
 async def test_pressure_of_an_unknown_contact_is_404(client):

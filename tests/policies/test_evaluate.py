@@ -14,6 +14,7 @@ from policies import (
     CountedTouch,
     Defer,
     History,
+    Hold,
     Policy,
     evaluate,
 )
@@ -63,8 +64,10 @@ def test_a_full_weekly_cap_defers_to_when_the_oldest_touch_leaves_the_window():
     assert decision.rule == "weekly"
     assert decision.until == NOW + timedelta(days=1)  # the letter leaves the 7-day window
     assert decision.reason == (
-        "weekly: 4 of 4 points used since 2026-11-17 10:00 JST; next free 2026-11-25 10:00 JST."
+        "weekly: 4 of 4 points used since 2026-11-17 10:00 JST and an email costs 1; "
+        "next free 2026-11-25 10:00 JST."
     )
+    assert decision.also == ()
 
 
 def test_a_call_waits_for_the_fortnight_and_then_for_office_hours():
@@ -91,9 +94,17 @@ def test_the_gap_and_the_night_combine_into_one_exact_instant():
     late = datetime(2026, 11, 24, 11, 30, tzinfo=UTC)  # 20:30 JST
     decision = decide("email", [CountedTouch("phone", late - timedelta(hours=23), 3)], now=late)
     assert isinstance(decision, Defer)
-    assert decision.rule == "a-day-apart"
-    # the gap frees 21:30 JST, when mail is quiet until 08:00 JST the next morning
+    # the gap frees 21:30 JST, when mail is quiet until 08:00 JST the next morning: the
+    # night is what frees last, so it binds
     assert decision.until == datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
+    assert decision.rule == "no-night-mail"
+    assert decision.also == (Hold("a-day-apart", datetime(2026, 11, 24, 12, 30, tzinfo=UTC)),)
+    assert decision.reason == (
+        "no-night-mail: email goes out only every day 08:00-21:00 (JST); "
+        "next free 2026-11-25 08:00 JST. "
+        "a-day-apart: the last touch was 2026-11-23 21:30 JST, less than 1 day before; "
+        "next free 2026-11-24 21:30 JST."
+    )
 
 
 def test_a_defer_past_the_steps_deadline_is_a_block():
@@ -137,8 +148,14 @@ def test_a_paused_contact_is_deferred_until_the_pause_ends_and_the_rules_agree()
     paused = ContactFacts("Asia/Tokyo", consent={"email": "opted_in"}, paused_until=until)
     decision = decide("email", contact=paused)
     assert isinstance(decision, Defer)
-    assert decision.rule == "paused"
     assert decision.until == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # then 08:00 JST
+    assert decision.rule == "no-night-mail"  # it frees last
+    assert decision.also == (Hold("paused", until),)
+    assert decision.reason == (
+        "no-night-mail: email goes out only every day 08:00-21:00 (JST); "
+        "next free 2026-11-27 08:00 JST. "
+        "The contact asked not to be disturbed until 2026-11-27 00:00 JST."
+    )
 
 
 def test_transactional_touches_skip_caps_gaps_quiet_hours_and_pauses_only():
@@ -212,3 +229,106 @@ def test_an_overnight_window_is_open_after_midnight():
     deferred = decide("email", policy=policy, now=tuesday_7am)
     assert isinstance(deferred, Defer)
     assert deferred.until == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)  # next Monday 22:00
+
+
+ISSUE_POLICY = Policy.model_validate(
+    {
+        "weights": {"email": 1, "dm": 2, "phone": 3},
+        "rules": [
+            {"type": "cap", "name": "weekly", "max": 5, "window": "P7D", "unit": "weight"},
+            {"type": "cap", "name": "one-call-a-fortnight", "max": 1, "window": "P14D",
+             "channels": ["phone"]},
+        ],
+        "consent": {},
+    }
+)  # fmt: skip
+
+
+# 4 of 5 points used this week (two mails, a letter); the last call was 10 days ago.
+ISSUE_HISTORY = [
+    touch("email", 6),
+    touch("email", 5),
+    touch("dm", 4, weight=2),
+    touch("phone", 10, weight=3),
+]
+
+
+def test_a_call_held_by_two_caps_names_the_one_that_frees_last_and_both_free_times():
+    # 4 of 5 points used: a letter 6 days ago, then a call 2 days ago; a call costs 3
+    history = ISSUE_HISTORY
+    decision = decide("phone", history, policy=ISSUE_POLICY)
+    assert isinstance(decision, Defer)
+    weekly_frees = NOW + timedelta(days=2)  # both mails leave the window: 2 + 3 <= 5
+    fortnight_frees = NOW + timedelta(days=4)  # the call leaves the 14 days
+    assert decision.until == fortnight_frees
+    assert decision.rule == "one-call-a-fortnight"
+    assert decision.also == (Hold("weekly", weekly_frees),)
+    assert decision.reason == (
+        "one-call-a-fortnight: 1 of 1 calls used since 2026-11-10 10:00 JST; "
+        "next free 2026-11-28 10:00 JST. "
+        "weekly: 4 of 5 points used since 2026-11-17 10:00 JST and a call costs 3; "
+        "next free 2026-11-26 10:00 JST."
+    )
+
+
+def test_the_rule_that_frees_last_binds_whatever_the_policys_order():
+    history = ISSUE_HISTORY
+    flipped = Policy.model_validate(
+        {
+            **ISSUE_POLICY.model_dump(by_alias=True),
+            "rules": ISSUE_POLICY.model_dump()["rules"][::-1],
+        }
+    )
+    decision = decide("phone", history, policy=flipped)
+    assert isinstance(decision, Defer)
+    assert decision.rule == "one-call-a-fortnight"
+    assert [hold.rule for hold in decision.also] == ["weekly"]
+
+
+def test_a_cap_that_frees_first_is_named_when_quiet_hours_hold_the_touch_longer():
+    friday_evening = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # Friday 18:00 JST
+    policy = Policy.model_validate(
+        {
+            "rules": [
+                {"type": "cap", "name": "daily", "max": 1, "window": "PT24H"},
+                {"type": "quiet_hours", "name": "office", "channels": ["phone"],
+                 "allow": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00",
+                            "to": "19:00"}]},
+            ],
+            "consent": {},
+        }
+    )  # fmt: skip
+    history = [CountedTouch("email", friday_evening - timedelta(hours=23), 1)]
+    decision = decide("phone", history, policy=policy, now=friday_evening)
+    assert isinstance(decision, Defer)
+    monday_nine = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    assert decision.until == monday_nine
+    assert decision.rule == "office"  # open now, but closed when the cap frees at 19:00
+    assert decision.also == (Hold("daily", friday_evening + timedelta(hours=1)),)
+    assert decision.reason.startswith("office: phone goes out only mon/tue/wed/thu/fri")
+    assert "next free 2026-11-30 09:00 JST. daily: 1 of 1 touches used" in decision.reason
+    assert decision.reason.endswith("next free 2026-11-27 19:00 JST.")
+
+
+def test_a_block_past_the_deadline_names_every_holding_rule():
+    history = ISSUE_HISTORY
+    decision = decide("phone", history, policy=ISSUE_POLICY, deadline=NOW + timedelta(days=3))
+    assert isinstance(decision, Block)
+    assert decision.rule == "one-call-a-fortnight"
+    assert decision.also == (Hold("weekly", NOW + timedelta(days=2)),)
+    assert "weekly: 4 of 5 points used" in decision.reason
+    assert decision.reason.endswith("That is past the step's last moment (2026-11-27 10:00 JST).")
+
+
+def test_a_rule_that_never_lets_the_touch_through_binds_and_the_others_are_named():
+    history = [touch("phone", 2, weight=3)]
+    decision = decide("phone", history, policy=ISSUE_POLICY, weight=6)
+    assert isinstance(decision, Block)
+    assert decision.rule == "weekly"
+    assert decision.also == (Hold("one-call-a-fortnight", NOW + timedelta(days=12)),)
+    assert decision.reason == (
+        "weekly: a call costs 6 points, more than the 5 allowed per 7 days; "
+        "it never lets the touch through. "
+        "one-call-a-fortnight: 1 of 1 calls used since 2026-11-10 10:00 JST; "
+        "next free 2026-12-06 10:00 JST."
+    )

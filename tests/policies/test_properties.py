@@ -210,3 +210,24 @@ def test_office_hours_hold_through_the_night_the_clocks_go_back():
     assert isinstance(rule, QuietHoursRule)
     assert reads_open(rule, "America/New_York", decision.until)
     assert time(1, 45) == decision.until.astimezone(ZoneInfo("America/New_York")).time()
+
+
+@SETTINGS
+@given(situations())
+def test_a_defer_binds_the_rule_that_frees_last_and_names_every_rule_holding_the_touch(situation):
+    policy, touches, channel, zone, now = situation
+    decision = decide(*situation)
+    assume(isinstance(decision, Defer))
+    names = [decision.rule, *(hold.rule for hold in decision.also)]
+    assert len(set(names)) == len(names)
+    for hold in decision.also:
+        assert hold.free_at is not None
+        assert now < hold.free_at <= decision.until
+        assert f"{hold.rule}: " in decision.reason
+    assert decision.reason.startswith(f"{decision.rule}: ")
+    # every rule that does not allow the touch now is named
+    for rule in policy.rules:
+        if rule.applies_to(channel) and not all_rules_hold(
+            policy.model_copy(update={"rules": [rule]}), touches, channel, zone, now
+        ):
+            assert rule.name in names
