@@ -28,6 +28,8 @@ __all__ = [
     "insert_unnested",
     "is_postgresql",
     "one_of",
+    "unnest_columns",
+    "unnest_params",
     "unnested",
     "update_by_id",
 ]
@@ -60,16 +62,22 @@ def unnested(
     """PostgreSQL: the rows as `unnest(array, array, ...) AS t(col, col, ...)`, one array
     per column, so a whole batch travels as one statement with a handful of parameters
     (named `{prefix}_{column}`: two batches in one statement need two prefixes)."""
-    names = list(rows[0])
+    return unnest_columns(table, list(rows[0]), prefix).params(unnest_params(rows, prefix))
+
+
+def unnest_columns(table: Table, names: Sequence[str], prefix: str) -> TableValuedAlias:
+    """`unnested` with the arrays left to fill in (`unnest_params`) when it runs: a
+    statement built once and run many times skips building and keying it each time."""
     arrays = [
-        bindparam(
-            f"{prefix}_{name}",
-            [row[name] for row in rows],
-            type_=postgresql.ARRAY(_element(table, name)),
-        )
+        bindparam(f"{prefix}_{name}", type_=postgresql.ARRAY(_element(table, name)))
         for name in names
     ]
     return func.unnest(*arrays).table_valued(*names).render_derived()
+
+
+def unnest_params(rows: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, list[Any]]:
+    """The arrays of `unnest_columns` for `rows`."""
+    return {f"{prefix}_{name}": [row[name] for row in rows] for name in rows[0]}
 
 
 def insert_unnested(table: Table, rows: Sequence[Mapping[str, Any]]) -> postgresql.Insert:

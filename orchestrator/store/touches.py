@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import Update, and_, bindparam, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +17,8 @@ from orchestrator.store.dialect import (
     insert,
     insert_unnested,
     is_postgresql,
-    unnested,
+    unnest_columns,
+    unnest_params,
     update_by_id,
 )
 from orchestrator.store.latest import latest_per_contact
@@ -52,6 +54,7 @@ class NewTouch(TypedDict):
     idempotency_key: str
     rule: str | None
     reason: str | None
+    also_held: dict[str, str | None] | None
     policy_version: int | None
     defer_until: datetime | None
     content: dict[str, str]
@@ -73,6 +76,38 @@ class DeliveryOutcome(TypedDict):
     lease_until: datetime | None
     error: str | None
     updated_at: datetime
+
+
+@cache
+def _settle_and_start(*, settling: bool) -> Update:
+    """PostgreSQL, built once: mark the held touches `sending` (and, `settling`, store
+    delivery outcomes in the same statement)."""
+    held = unnest_columns(_touch, ("id", "attempts"), "held")
+    statement = (
+        update(_touch)
+        .where(
+            _touch.c.id == held.c.id,
+            _touch.c.attempts == held.c.attempts,
+            _touch.c.status == "claimed",
+        )
+        .values(
+            status="sending",
+            lease_until=bindparam("lease_until", type_=_touch.c.lease_until.type),
+            updated_at=bindparam("now", type_=_touch.c.updated_at.type),
+        )
+        .returning(_touch.c.id)
+    )
+    if not settling:
+        return statement
+    columns = list(DeliveryOutcome.__annotations__)
+    outcomes = unnest_columns(_touch, columns, "settled")
+    settle = (
+        update(_touch)
+        .where(_touch.c.id == outcomes.c.id)
+        .values({name: outcomes.c[name] for name in columns if name != "id"})
+        .returning(_touch.c.id)
+    )
+    return statement.add_cte(settle.cte("settled"))
 
 
 class Withdrawal(TypedDict):
@@ -233,28 +268,13 @@ class TouchStore:
         if not is_postgresql(self._session):
             await self.record_outcomes(settled)
             return await self._start_sending(starting, lease_until, now)
-        held = unnested(_touch, [{"id": t.id, "attempts": t.attempts} for t in starting], "held")
-        start = (
-            update(_touch)
-            .where(
-                _touch.c.id == held.c.id,
-                _touch.c.attempts == held.c.attempts,
-                _touch.c.status == "claimed",
-            )
-            .values(status="sending", lease_until=lease_until, updated_at=now)
-            .returning(_touch.c.id)
-        )
+        held = [{"id": t.id, "attempts": t.attempts} for t in starting]
+        params: dict[str, Any] = {"lease_until": lease_until, "now": now}
+        params |= unnest_params(held, "held")
         if settled:
-            outcomes = unnested(_touch, settled, "settled")
-            columns = [name for name in settled[0] if name != "id"]
-            start = start.add_cte(
-                update(_touch)
-                .where(_touch.c.id == outcomes.c.id)
-                .values({name: outcomes.c[name] for name in columns})
-                .returning(_touch.c.id)
-                .cte("settled")
-            )
-        return set((await self._session.exec(start)).scalars().all())
+            params |= unnest_params(settled, "settled")
+        statement = _settle_and_start(settling=bool(settled))
+        return set((await self._session.exec(statement, params=params)).scalars().all())
 
     async def _start_sending(
         self, claimed: Collection[Touch], lease_until: datetime, now: datetime
