@@ -29,6 +29,7 @@ from orchestrator.clock import Clock
 from orchestrator.delivery_health import DeliveryHealth
 from orchestrator.dispatcher import Dispatcher
 from orchestrator.outbox import Outbox
+from orchestrator.rendering import Renderer
 from orchestrator.scheduler import EngineScheduler
 from orchestrator.schedules import ScheduleRunner
 from orchestrator.services.api_keys import ApiKeyService
@@ -130,6 +131,8 @@ class Runtime:
     scheduler: EngineScheduler | None = None
     #: How the far end of each `send` channel (the SMTP relay) answered this process lately.
     delivery_health: DeliveryHealth = field(default_factory=DeliveryHealth)
+    #: Renders the templates of the dispatcher's touches; its processes start on first use.
+    renderer: Renderer | None = None
 
     def dispatcher(self) -> Dispatcher:
         """A dispatcher over this process's database and channels."""
@@ -139,6 +142,7 @@ class Runtime:
             self.channels,
             self.catalog,
             on_queued=self._wake_outbox,
+            renderer=self._renderer(),
         )
 
     def outbox(self) -> Outbox:
@@ -155,6 +159,13 @@ class Runtime:
             links=links,
             health=self.delivery_health,
         )
+
+    def _renderer(self) -> Renderer:
+        if self.renderer is None:
+            self.renderer = Renderer(
+                workers=self.settings.render_workers, seconds=self.settings.render_timeout
+            )
+        return self.renderer
 
     def tokens(self) -> TokenSigner:
         """The signer of tracked-link and unsubscribe tokens, with the installation's secret."""
@@ -190,6 +201,8 @@ class Runtime:
             await self.scheduler.stop()
         if self.bulk_pool is not None:
             self.bulk_pool.shutdown(cancel_futures=True)
+        if self.renderer is not None:
+            self.renderer.close()
         for channel in self.channels.values():
             await channel.close()
         await self.engine.dispose()

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     ses_topic_arn: str | None = None
     #: Soft bounces in a row (no delivery between them) that suppress an address.
     soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+    #: Processes that render templates with loops, and how long one touch may take there.
+    render_workers: int = Field(default=2, ge=1, le=64)
+    render_timeout: float = Field(default=2.0, gt=0, le=60)
 
     sns_mode: Literal["task", "webhook"] = "task"
     sns_bridge_url: str | None = None

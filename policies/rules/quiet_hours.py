@@ -78,7 +78,7 @@ class QuietHoursRule(RuleBase):
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
         if value is not None and value.upper() not in holidays.list_supported_countries():
-            raise ValueError(f"no public holidays are known for country {value!r}")
+            raise ValueError(f"no public holidays are known for country {value[:16]!r}")
         return value.upper() if value else value
 
     def earliest(
