@@ -33,6 +33,9 @@ __all__ = [
 
 #: How much of a contact's past a worker sees with each task.
 _HISTORY = 10
+#: Rendered content one claim hands out at most (characters; each field is at most 1 MiB):
+#: a claim of 500 tasks with huge scripts would otherwise be a response of gigabytes.
+CLAIM_CONTENT_BUDGET = 8 * 1024 * 1024
 
 
 class _WorkerInput(BaseModel):
@@ -120,7 +123,13 @@ class TaskService:
         now = self._clock.now()
         until = now + timedelta(seconds=claim.lease_seconds)
         touches = await self._touches.claim_tasks(
-            claim.channel, claim.worker, key.id, claim.limit, until, now
+            claim.channel,
+            claim.worker,
+            key.id,
+            claim.limit,
+            until,
+            now,
+            content_budget=CLAIM_CONTENT_BUDGET,
         )
         ids = {t.contact_id for t in touches}
         contacts = {c.id: c for c in await self._contacts.many(ids) if c.id is not None}

@@ -62,17 +62,26 @@ def unnested(
     """PostgreSQL: the rows as `unnest(array, array, ...) AS t(col, col, ...)`, one array
     per column, so a whole batch travels as one statement with a handful of parameters
     (named `{prefix}_{column}`: two batches in one statement need two prefixes)."""
-    return unnest_columns(table, list(rows[0]), prefix).params(unnest_params(rows, prefix))
+    return _unnest(table, list(rows[0]), prefix, unnest_params(rows, prefix))
 
 
 def unnest_columns(table: Table, names: Sequence[str], prefix: str) -> TableValuedAlias:
     """`unnested` with the arrays left to fill in (`unnest_params`) when it runs: a
     statement built once and run many times skips building and keying it each time."""
-    arrays = [
-        bindparam(f"{prefix}_{name}", type_=postgresql.ARRAY(_element(table, name)))
-        for name in names
-    ]
-    return func.unnest(*arrays).table_valued(*names).render_derived()
+    return _unnest(table, names, prefix, None)
+
+
+def _unnest(
+    table: Table, names: Sequence[str], prefix: str, arrays: Mapping[str, list[Any]] | None
+) -> TableValuedAlias:
+    params = []
+    for name in names:
+        key, array_type = f"{prefix}_{name}", postgresql.ARRAY(_element(table, name))
+        if arrays is None:
+            params.append(bindparam(key, type_=array_type))
+        else:
+            params.append(bindparam(key, arrays[key], type_=array_type))
+    return func.unnest(*params).table_valued(*names).render_derived()
 
 
 def unnest_params(rows: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, list[Any]]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import Update, and_, bindparam, func, or_, update
+from sqlalchemy import Integer, Text, Update, and_, bindparam, cast, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -217,9 +217,12 @@ class TouchStore:
         limit: int,
         lease_until: datetime,
         now: datetime,
+        *,
+        content_budget: int,
     ) -> list[Touch]:
         """Lease the oldest open tasks of a channel to `worker` under the API key `key_id`
-        (expired leases count as open)."""
+        (expired leases count as open): as many as `limit`, and no more than fit in
+        `content_budget` characters of rendered content (always one)."""
         open_tasks = or_(
             _touch.c.status == "queued",
             and_(_touch.c.status == "claimed", _touch.c.lease_until < now),
@@ -227,6 +230,7 @@ class TouchStore:
         return await self._lease(
             [_touch.c.channel == channel, open_tasks],
             limit,
+            content_budget=content_budget,
             status="claimed",
             worker=worker,
             claimed_by_key_id=key_id,
@@ -288,18 +292,29 @@ class TouchStore:
         )
         return set(result.scalars().all())
 
-    async def _lease(self, where: list[Any], limit: int, **values: Any) -> list[Touch]:
+    async def _lease(
+        self, where: list[Any], limit: int, *, content_budget: int | None = None, **values: Any
+    ) -> list[Touch]:
         """Take the oldest touches matching `where` (on PostgreSQL skipping those another
-        transaction holds), set `values` on them, count the attempt; the touches."""
+        transaction holds), within `content_budget` characters of content if given, set
+        `values` on them, count the attempt; the touches."""
+        size = func.length(cast(_touch.c.content, Text)) if content_budget is not None else 0
         oldest = (
-            select(_touch.c.id)
+            select(col(Touch.id), cast(func.coalesce(size, 0), Integer))
             .where(*where)
             .order_by(_touch.c.created_at, _touch.c.id)
             .limit(limit)
         )
         if is_postgresql(self._session):
             oldest = oldest.with_for_update(skip_locked=True, key_share=True)
-        ids = list((await self._session.exec(oldest)).all())
+        ids: list[int] = []
+        used = 0
+        for touch_id, length in (await self._session.exec(oldest)).all():
+            assert touch_id is not None
+            used += length
+            if ids and content_budget is not None and used > content_budget:
+                break  # the rest stay where they are, for the next claim
+            ids.append(touch_id)
         if not ids:
             return []
         await self._session.exec(
