@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -32,6 +32,7 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash
 from orchestrator.delivery_health import DeliveryHealth
+from orchestrator.engine_metrics import observe_delivery
 from orchestrator.models import Suppression, Touch
 from orchestrator.services.events import EventService
 from orchestrator.snapshots import snapshot
@@ -59,6 +60,10 @@ class _Outcome:
     permanent: PermanentError | None = None
     #: The contact as the adapter saw it: the address a hard bounce declares dead.
     contact: ContactSnapshot | None = None
+
+
+def _unobserved(_channel: str) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 _Write = Callable[[list[Touch], list[_Outcome]], Awaitable[set[int]]]
@@ -103,7 +108,8 @@ class _GroupWriter:
         async with self._lock:
             if not future.done():
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._everyone.wait(), self._linger)
+                    async with asyncio.timeout(self._linger):
+                        await self._everyone.wait()
                 starts, outcomes, waiting = self._starts, self._outcomes, self._waiting
                 self._starts, self._outcomes, self._waiting = [], [], []
                 self._everyone.clear()
@@ -124,7 +130,8 @@ class _GroupWriter:
 
 class Outbox:
     """Delivers queued touches of `send` channels, a batch at a time; with `links`, each
-    delivery carries the tracked links of its touch."""
+    delivery carries the tracked links of its touch. An `observed` outbox (the live one, not
+    a forecast's) times each delivery attempt and counts its failures in the metrics."""
 
     def __init__(
         self,
@@ -140,6 +147,7 @@ class Outbox:
         quick_retries: int = 2,
         links: LinkMaker | None = None,
         health: DeliveryHealth | None = None,
+        observed: bool = False,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -153,6 +161,7 @@ class Outbox:
         self._quick_retries = quick_retries
         self._links = links
         self._health = DeliveryHealth() if health is None else health
+        self._observed = observe_delivery if observed else _unobserved
 
     @property
     def batch_size(self) -> int:
@@ -184,7 +193,11 @@ class Outbox:
         lanes = min(self._concurrency, len(queue))
         async with self._autocommit() as status:
             writer = _GroupWriter(partial(self._write, status), lanes, GROUP_LINGER)
-            await asyncio.gather(*(self._lane(writer, queue, contacts) for _ in range(lanes)))
+            # A lane that fails (the database went away) stops the others: a message they
+            # are sending stays `sending`, in doubt, and the rest of the batch is claimed again.
+            async with asyncio.TaskGroup() as group:
+                for _ in range(lanes):
+                    group.create_task(self._lane(writer, queue, contacts))
         return len(batch)
 
     @asynccontextmanager
@@ -270,7 +283,7 @@ class Outbox:
         )
         try:
             async for attempt in retrying:
-                with attempt:
+                with attempt, self._observed(touch.channel):
                     return _Outcome(touch, result=await channel.deliver(delivery))
         except TransientError as exc:
             return _Outcome(touch, transient=str(exc))
