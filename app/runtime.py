@@ -158,6 +158,7 @@ class Runtime:
             concurrency=self.settings.smtp_pool_size,
             links=links,
             health=self.delivery_health,
+            observed=True,
         )
 
     def _renderer(self) -> Renderer:

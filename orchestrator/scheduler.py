@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
 from orchestrator.dispatcher import Dispatcher
+from orchestrator.engine_metrics import PASS_FAILURES, observe_pass
 from orchestrator.housekeeping import reap_leases
 from orchestrator.outbox import Outbox
 from orchestrator.schedules import ScheduleRunner
@@ -29,12 +31,18 @@ __all__ = ["EngineScheduler"]
 
 _log = logging.getLogger("kizuna.scheduler")
 
+#: The engine is stalled after this many dispatch intervals without a pass starting or
+#: ending, and never sooner than `MIN_STALL` seconds.
+STALL_INTERVALS = 5
+MIN_STALL = 2.0
+
 
 class _Drain:
     """Runs a batch job until a batch comes back short, and again if woken meanwhile.
 
     The work runs in a task of its own, shielded from the scheduler's cancellation, so a
     batch in flight at shutdown finishes (its transaction commits) instead of being cut.
+    Each pass is observed in the metrics, and beats the heartbeat as it starts and ends.
     """
 
     def __init__(self, name: str, run_once: Callable[[], Awaitable[int]], batch_size: int) -> None:
@@ -43,6 +51,9 @@ class _Drain:
         self._batch_size = batch_size
         self._again = False
         self._task: asyncio.Task[None] | None = None
+        #: When a pass last started or ended, on the monotonic clock: the scheduler paces
+        #: its jobs in real time, whatever time the engine's `Clock` tells.
+        self.beat = time.monotonic()
 
     async def run(self) -> None:
         """The job: start a pass (or join the one running) and wait for it."""
@@ -56,11 +67,16 @@ class _Drain:
     async def _drain(self) -> None:
         while True:
             self._again = False
+            self.beat = started = time.monotonic()
             try:
                 processed = await self._run_once()
             except Exception:
+                self.beat = time.monotonic()
+                PASS_FAILURES.labels(self.name).inc()
                 _log.exception("%s pass failed; the next pass retries", self.name)
                 return
+            self.beat = time.monotonic()
+            observe_pass(self.name, processed, self.beat - started)
             if processed < self._batch_size and not self._again:
                 return
 
@@ -99,6 +115,16 @@ class EngineScheduler:
         """Whether the scheduler is running (readiness)."""
         return self._scheduler is not None and bool(self._scheduler.running)
 
+    @property
+    def stall_after(self) -> float:
+        """Seconds without a dispatch pass starting or ending after which the engine is
+        stalled: a few intervals, so one slow pass or a late tick does not count."""
+        return max(STALL_INTERVALS * self._interval, MIN_STALL)
+
+    def heartbeat_age(self) -> float:
+        """Seconds since a dispatch pass last started or ended (or the scheduler started)."""
+        return time.monotonic() - self._dispatch.beat
+
     def start(self) -> None:
         """Start the jobs (in the running event loop) and, on PostgreSQL, the listener."""
         scheduler = AsyncIOScheduler(timezone=UTC)
@@ -115,6 +141,7 @@ class EngineScheduler:
                           id="leases", **options)  # fmt: skip
         scheduler.start()
         self._scheduler = scheduler
+        self._dispatch.beat = time.monotonic()
         if self._listen_url is not None:
             self._listener = asyncio.create_task(self._listen(self._listen_url))
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.deps import RuntimeDep, SessionDep
-from app.metrics import WEBHOOKS_REFUSED
+from app.metrics import WEBHOOK_REQUESTS, WEBHOOKS_REFUSED
+from app.runtime import Runtime
 from app.schemas.problems import problem_responses
 from app.webhooks import PROVIDERS
 from channels.email.providers import CHANNEL, InvalidSignature, UnreadablePayload
@@ -37,6 +39,34 @@ async def email_webhook(
     """Events from `standard`, `sendgrid`, `mailgun`, `postmark` or `ses`, each checked with
     the provider's own signature over the raw body: a bad one is 401 and nothing is stored;
     a provider without its settings is 404."""
+    # Only the known providers name a series: a client cannot grow the metric by the path.
+    label = provider if provider in PROVIDERS else "unknown"
+    try:
+        received = await _take_in(provider, request, session, runtime, background)
+    except Exception as exc:
+        WEBHOOK_REQUESTS.labels(label, _result(exc)).inc()
+        raise
+    result = "duplicate" if received.duplicates and not received.accepted else "accepted"
+    WEBHOOK_REQUESTS.labels(label, result).inc()
+    return received
+
+
+#: The `result` label of a request refused with a domain error, by its status.
+_REFUSALS = {401: "refused", 404: "not_configured", 413: "too_large", 400: "unreadable"}
+
+
+def _result(error: Exception) -> str:
+    """The `result` label of a request that failed with `error`."""
+    return _REFUSALS.get(error.status, "failed") if isinstance(error, DomainError) else "failed"
+
+
+async def _take_in(
+    provider: str,
+    request: Request,
+    session: AsyncSession,
+    runtime: Runtime,
+    background: BackgroundTasks,
+) -> WebhookReceived:
     verifier = runtime.email_webhooks.get(provider)
     if verifier is None:
         known = ", ".join(PROVIDERS)
