@@ -1,8 +1,10 @@
 """`python -m bench` (`make bench`): every benchmark, one after the other."""
 
-from bench import contacts_bulk, dispatch, email, policy
+from bench import clicks, contacts_bulk, dispatch, email, policy, webhooks
 
 contacts_bulk.main()
 dispatch.main()
 email.main()
+webhooks.main()
+clicks.main()
 policy.main()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,15 @@ from orchestrator.campaign_checks import parse_campaign
 from orchestrator.clock import Clock
 from orchestrator.services.campaigns import CampaignService
 
-__all__ = ["Server", "activate", "asyncpg_dsn", "scratch_postgres", "served"]
+__all__ = [
+    "Server",
+    "activate",
+    "analyze",
+    "asyncpg_dsn",
+    "cpu_seconds",
+    "scratch_postgres",
+    "served",
+]
 
 SERVER_URL = os.environ.get(
     "KIZUNA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -54,6 +62,16 @@ async def copy_contacts(
         await connection.copy_records_to_table("contact", columns=columns, records=records)
         for statement, argument in then:
             await connection.execute(statement, argument)
+    finally:
+        await connection.close()
+
+
+async def analyze(url: str) -> None:
+    """Gather the planner's statistics, as autovacuum has in a live database: a benchmark's
+    freshly loaded tables have none, and the plans without them are not the real ones."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute("ANALYZE")
     finally:
         await connection.close()
 
@@ -111,6 +129,13 @@ class Server:
         return pids
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) the process has used so far, from /proc (Linux): on a
+    busy machine, steadier than the wall clock."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -119,8 +144,9 @@ def _status_kib(pid: int, field: str) -> int:
 
 
 @contextmanager
-def served(database_url: str) -> Iterator[Server]:
-    """`kizuna serve` on a free port over `database_url`, stopped afterwards."""
+def served(database_url: str, settings: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """`kizuna serve` on a free port over `database_url` (and other `KIZUNA_` `settings`),
+    stopped afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -130,6 +156,7 @@ def served(database_url: str) -> Iterator[Server]:
         "KIZUNA_PORT": str(port),
         "KIZUNA_ADMIN_API_KEY": ADMIN_KEY,
         "KIZUNA_LOG_LEVEL": "WARNING",
+        **(settings or {}),
     }
     kizuna = str(Path(sys.executable).with_name("kizuna"))
     process = subprocess.Popen([kizuna, "serve"], env=env, stdout=subprocess.DEVNULL)

@@ -1,25 +1,30 @@
 """Touches admitted earlier that may no longer go out: between admission and delivery (the
 outbox sending, a worker claiming) the contact may have been erased, opted out, been
-suppressed or lost the address. They are withdrawn (`canceled`) with the reason."""
+suppressed or lost the address. They are withdrawn (`canceled`) with the reason.
+
+An unsubscribe, however it arrives (the one-click link, the page's button, a provider's
+webhook), opts the contact out and withdraws its queued marketing touches at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel
-from orchestrator.models import Touch
+from orchestrator.models import ConsentLog, Contact, Touch
 from orchestrator.policy_in_force import policy_in_force
 from orchestrator.snapshots import ContactLike, address_hashes, snapshot, suppressed_channels
+from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
-from orchestrator.store.touches import Withdrawal
+from orchestrator.store.touches import TouchStore, Withdrawal
 from policies import Block, Candidate, ContactFacts
 from policies.evaluate import permission_refused
 
-__all__ = ["refused", "withdrawn"]
+__all__ = ["Unsubscribe", "refused", "unsubscribe", "withdrawn"]
 
 
 class _Contact(ContactLike, Protocol):
@@ -74,3 +79,48 @@ def withdrawn(touch: Touch, block: Block, now: datetime) -> Withdrawal:
         "lease_until": None,
         "updated_at": now,
     }
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """A contact's wish to hear no more on a channel: where it came from, and the proof."""
+
+    contact: Contact
+    source: str
+    evidence: dict[str, Any]
+
+
+async def unsubscribe(
+    session: AsyncSession, channel: str, unsubscribes: Sequence[Unsubscribe], now: datetime
+) -> None:
+    """Opt each contact out of `channel` in the consent log (unless it is out already), and
+    withdraw the contacts' queued marketing touches on the channel."""
+    contacts = ContactStore(session)
+    for wish in unsubscribes:
+        assert wish.contact.id is not None
+        if wish.contact.consent.get(channel) == "opted_out":
+            continue
+        contacts.append_consent(
+            ConsentLog(
+                contact_id=wish.contact.id,
+                channel=channel,
+                status="opted_out",
+                source=wish.source,
+                evidence=wish.evidence,
+                recorded_at=now,
+            )
+        )
+        contacts.set_consent(wish.contact, channel, "opted_out", now)
+    # The contact rows are written before the touches are withdrawn: a dispatcher admitting a
+    # touch for one of them holds its row, so the write waits for that touch to be committed
+    # and the withdrawal below sees it; a dispatcher coming later sees the opt-out.
+    await session.flush()
+    touches = TouchStore(session)
+    for contact_id in sorted({wish.contact.id for wish in unsubscribes if wish.contact.id}):
+        await touches.cancel_queued_marketing(
+            contact_id,
+            channel,
+            "consent",
+            "Withdrawn before it went out: the contact unsubscribed.",
+            now,
+        )

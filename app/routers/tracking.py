@@ -1,6 +1,8 @@
 """`/t/c`, `/t/o`, `/u`: clicks of tracked links, open pixels and unsubscribes of email.
 
-The token in the path is the capability: these routes need no key, cookie or CSRF token."""
+The token in the path is the capability: these routes need no key, cookie or CSRF token.
+The dispatcher is woken only when an enrollment was waiting for the event: most clicks and
+opens concern no journey waiting for one, and a pass for each would cost more than the click."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ async def click(
 ) -> RedirectResponse:
     """Record the click and send the browser on to the link's target."""
     clicked = await _service(session, runtime).click(token)
-    if clicked.recorded.created:
+    if clicked.recorded.woken:
         background.add_task(runtime.wake)
     return RedirectResponse(clicked.target, status_code=302, headers=_NO_CACHE)
 
@@ -65,7 +67,7 @@ async def open_pixel(
 ) -> Response:
     """Record the open; a transparent 1x1 GIF that no cache keeps."""
     recorded = await _service(session, runtime).open(token)
-    if recorded.created:
+    if recorded.woken:
         background.add_task(runtime.wake)
     return Response(_PIXEL, media_type="image/gif", headers=_NO_CACHE)
 
@@ -92,7 +94,7 @@ async def unsubscribe(
     recorded = await _service(session, runtime).unsubscribe(
         token, "one-click" if one_click else "unsubscribe_page"
     )
-    if recorded.created:
+    if recorded.woken:
         background.add_task(runtime.wake)
     return HTMLResponse(_page(_DONE))
 

@@ -18,12 +18,12 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.contact_fields import address_hash, normalize_email
 from orchestrator.errors import Unauthenticated
-from orchestrator.models import ConsentLog, Contact, Suppression, Touch
-from orchestrator.services.events import EventService
-from orchestrator.snapshots import snapshot
+from orchestrator.models import Suppression
+from orchestrator.services.events import EventService, NewEvent
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
-from orchestrator.store.webhooks import WebhookStore
+from orchestrator.store.webhooks import TouchRef, WebhookStore
+from orchestrator.withdrawals import Unsubscribe, unsubscribe
 
 __all__ = ["EmailEventService", "Intake"]
 
@@ -78,8 +78,12 @@ class EmailEventService:
             token_key = _digest("token", verified.replay_token)
             if not await self._store.take_receipts(provider, [token_key], now):
                 raise Unauthenticated("this webhook's token was used before")
+        address_keys: dict[str, str | None] = {}
+        for e in verified.events:
+            if e.email not in address_keys:
+                address_keys[e.email] = self._address_key(e.email)
         by_key = {
-            _digest(e.event_id, e.type, self._address_key(e.email) or e.email): e
+            _digest(e.event_id, e.type, address_keys[e.email] or e.email): e
             for e in verified.events
         }
         new_keys = await self._store.take_receipts(provider, list(by_key), now)
@@ -88,47 +92,52 @@ class EmailEventService:
         contacts = await self._contacts_by_address(
             [e.email for _, e in fresh], {t.contact_id for t in touches.values()}
         )
+        events: list[NewEvent] = []
+        opted_out: dict[int, dict[str, Any]] = {}
         suppressions: list[Suppression] = []
-        soft_bounced: dict[int, Contact] = {}
-        woken = 0
+        soft_bounced: dict[int, str] = {}
         for key, event in fresh:
-            address = self._address_key(event.email)
-            targets = self._targets(event, address, touches, contacts)
-            for contact, touch in targets:
-                assert contact.id is not None
-                recorded = await self._events.record(
-                    contact_id=contact.id,
-                    type=event.type,
-                    data=_event_data(provider, event),
-                    dedupe_key=f"webhook:{provider}:{key}:{contact.id}",
-                    source=f"webhook:{provider}",
-                    occurred_at=event.occurred_at,
-                    touch_id=touch.id if touch is not None else None,
+            address = address_keys[event.email]
+            for contact_id, touch in self._targets(event, address, touches, contacts):
+                touch_id = touch.id if touch is not None else None
+                events.append(
+                    NewEvent(
+                        contact_id=contact_id,
+                        type=event.type,
+                        data=_event_data(provider, event),
+                        dedupe_key=f"webhook:{provider}:{key}:{contact_id}",
+                        source=f"webhook:{provider}",
+                        occurred_at=event.occurred_at,
+                        touch_id=touch_id,
+                    )
                 )
-                woken += recorded.woken
                 if event.type == "unsubscribe":
-                    self._opt_out(contact, provider, event, touch, now)
-                if event.bounce_type == "soft":
-                    soft_bounced[contact.id] = contact
+                    opted_out.setdefault(contact_id, _evidence(provider, event, touch_id))
+                if event.bounce_type == "soft" and address is not None:
+                    soft_bounced[contact_id] = address
             if address is not None and (event.type == "complaint" or event.bounce_type == "hard"):
                 reason = "complaint" if event.type == "complaint" else "hard_bounce"
                 suppressions.append(self._suppression(address, reason, provider, now))
+        await self._unsubscribe(opted_out, provider, now)
+        recorded = await self._events.record_many(events)
         suppressions += await self._soft_bounce_streaks(soft_bounced, provider, now)
+        # In one order, as the receipts: concurrent requests never wait on each other in a cycle.
+        suppressions.sort(key=lambda s: s.address_hash or "")
         await SuppressionStore(self._session).add_many(suppressions)
-        return Intake(len(fresh), len(verified.events) - len(fresh), woken)
+        return Intake(len(fresh), len(verified.events) - len(fresh), recorded.woken)
 
     def _address_key(self, email: str) -> str | None:
         """The key the channel stores a suppression of this address under."""
         return self._channel_class.suppression_key(_bare_contact(email), {})
 
-    async def _touches(self, events: Iterable[ProviderEvent]) -> dict[str, Touch]:
+    async def _touches(self, events: Iterable[ProviderEvent]) -> dict[str, TouchRef]:
         """The touches the events name, by their Message-ID."""
         message_ids = {e.message_id for e in events if e.message_id is not None}
         # Our Message-ID is `<key with ':' as '.'@domain>`; its key finds a touch whose send
         # is not recorded yet.
         keys = {m[1:-1].rpartition("@")[0].replace(".", ":"): m for m in message_ids}
         found = await self._store.touches_by_message_id(self._channel, message_ids, keys)
-        by_id: dict[str, Touch] = {}
+        by_id: dict[str, TouchRef] = {}
         for touch in found:
             message_id = touch.message_id if touch.message_id in message_ids else None
             by_id[message_id or keys[touch.idempotency_key]] = touch
@@ -136,9 +145,9 @@ class EmailEventService:
 
     async def _contacts_by_address(
         self, emails: list[str], contact_ids: set[int]
-    ) -> dict[str | None, list[Contact]]:
+    ) -> dict[str, list[int]]:
         """Live contacts by address key: those the touches went to, and those with the
-        events' addresses (one query each)."""
+        events' addresses (one query)."""
         spellings: set[str] = set()
         for email in emails:
             spellings |= {email.strip(), email.strip().lower()}
@@ -146,75 +155,58 @@ class EmailEventService:
                 spellings.add(normalize_email(email.strip()))
             except ValueError:
                 pass  # no valid address: found, if at all, as the provider spells it
-        found = {c.id: c for c in await self._contacts.many(contact_ids) if c.erased_at is None}
-        found.update({c.id: c for c in await self._store.contacts_by_email(spellings)})
-        by_address: dict[str | None, list[Contact]] = {}
-        for contact in found.values():
-            key = self._channel_class.suppression_key(snapshot(contact), {})
-            by_address.setdefault(key, []).append(contact)
+        by_address: dict[str, list[int]] = {}
+        for contact_id, known in await self._store.contacts_by_id_or_email(contact_ids, spellings):
+            key = self._address_key(known) if known is not None else None
+            if key is not None:
+                by_address.setdefault(key, []).append(contact_id)
         return by_address
 
     @staticmethod
     def _targets(
         event: ProviderEvent,
         address: str | None,
-        touches: dict[str, Touch],
-        contacts: dict[str | None, list[Contact]],
-    ) -> list[tuple[Contact, Touch | None]]:
-        """Whom the event concerns: the contact of its touch when the touch went to this
-        address, else every contact with the address (none, for an address Kizuna does
-        not know)."""
+        touches: dict[str, TouchRef],
+        contacts: dict[str, list[int]],
+    ) -> list[tuple[int, TouchRef | None]]:
+        """Whom the event concerns (contact ids): the contact of its touch when the touch
+        went to this address, else every contact with the address (none, for an address
+        Kizuna does not know)."""
         if address is None:
             return []
         reached = contacts.get(address, [])
         touch = touches.get(event.message_id) if event.message_id is not None else None
-        if touch is not None:
-            mine = [c for c in reached if c.id == touch.contact_id]
-            if mine:
-                return [(mine[0], touch)]
-        return [(contact, None) for contact in reached]
+        if touch is not None and touch.contact_id in reached:
+            return [(touch.contact_id, touch)]
+        return [(contact_id, None) for contact_id in reached]
 
-    def _opt_out(
-        self,
-        contact: Contact,
-        provider: str,
-        event: ProviderEvent,
-        touch: Touch | None,
-        now: datetime,
+    async def _unsubscribe(
+        self, evidence: dict[int, dict[str, Any]], provider: str, now: datetime
     ) -> None:
-        assert contact.id is not None
-        self._contacts.append_consent(
-            ConsentLog(
-                contact_id=contact.id,
-                channel=self._channel,
-                status="opted_out",
-                source=f"{provider} webhook",
-                evidence={
-                    "provider": provider,
-                    "event_id": event.event_id,
-                    "message_id": event.message_id,
-                    "touch_id": touch.id if touch is not None else None,
-                    "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None,
-                },
-                recorded_at=now,
-            )
-        )
-        self._contacts.set_consent(contact, self._channel, "opted_out", now)
+        """Opt the contacts out, as a one-click unsubscribe does (`evidence` by contact id)."""
+        if not evidence:
+            return
+        wishes = [
+            Unsubscribe(contact, f"{provider} webhook", evidence[contact.id])
+            for contact in await self._contacts.many(evidence)
+            if contact.id is not None
+        ]
+        await unsubscribe(self._session, self._channel, wishes, now)
 
     async def _soft_bounce_streaks(
-        self, contacts: dict[int, Contact], provider: str, now: datetime
+        self, addresses: dict[int, str], provider: str, now: datetime
     ) -> list[Suppression]:
-        """Suppressions of the addresses whose last `soft_bounce_limit` outcomes (deliveries
-        and bounces) are all soft bounces."""
+        """Suppressions of the addresses (by contact id) whose last `soft_bounce_limit`
+        outcomes (deliveries and bounces) are all soft bounces."""
         limit = self._soft_bounce_limit
-        latest = await self._store.latest_outcomes(contacts, ("delivered", "bounce"), limit)
+        latest = await self._store.latest_outcomes(addresses, ("delivered", "bounce"), limit)
         suppressions = []
         for contact_id, events in latest.items():
             streak = [
                 e for e in events if e.type == "bounce" and e.data.get("bounce_type") == "soft"
             ]
-            address = self._channel_class.suppression_key(snapshot(contacts[contact_id]), {})
-            if len(streak) == limit and address is not None:
+            if len(streak) == limit:
+                address = addresses[contact_id]
                 suppressions.append(self._suppression(address, "soft_bounces", provider, now))
         return suppressions
 
@@ -241,6 +233,17 @@ def _bare_contact(email: str) -> ContactSnapshot:
         locale=None,
         attributes={},
     )
+
+
+def _evidence(provider: str, event: ProviderEvent, touch_id: int | None) -> dict[str, Any]:
+    """What proves a provider's unsubscribe: the report and the mail it concerns."""
+    return {
+        "provider": provider,
+        "event_id": event.event_id,
+        "message_id": event.message_id,
+        "touch_id": touch_id,
+        "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None,
+    }
 
 
 def _event_data(provider: str, event: ProviderEvent) -> dict[str, Any]:

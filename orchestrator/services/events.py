@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,16 +17,16 @@ from orchestrator.clock import Clock
 from orchestrator.conditions import contains, suspected_bot
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.messages import shown
-from orchestrator.models import Event
+from orchestrator.models import Enrollment, Event
 from orchestrator.models.checks import storable
 from orchestrator.models.instants import Instant
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.enrollments import EnrollmentStore
-from orchestrator.store.events import EventStore
+from orchestrator.store.events import EventRow, EventStore
 from orchestrator.store.signals import notify_dispatchers
 from orchestrator.store.touches import TouchStore
 
-__all__ = ["EventIn", "EventService", "Recorded", "keyed_digest"]
+__all__ = ["EventIn", "EventService", "NewEvent", "Recorded", "RecordedBatch", "keyed_digest"]
 
 
 class EventIn(BaseModel):
@@ -54,6 +54,28 @@ class EventIn(BaseModel):
         if (self.contact_id is None) == (self.external_id is None):
             raise ValueError("give exactly one of `contact_id` and `external_id`")
         return self
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to record: `dedupe_key` makes a second one with the same key change nothing."""
+
+    contact_id: int
+    type: str
+    data: Mapping[str, Any]
+    dedupe_key: str
+    source: str
+    occurred_at: datetime | None = None
+    touch_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    """What a batch of events did: how many were stored, goals reached, enrollments woken."""
+
+    created: int
+    goals_reached: int
+    woken: int
 
 
 @dataclass(frozen=True)
@@ -129,42 +151,82 @@ class EventService:
         """Store an event once; a new one ends enrollments whose goal it is and wakes the
         enrollments that wait for an event (the dispatcher looks at them at once)."""
         now = self._clock.now()
-        row: dict[str, Any] = {
-            "contact_id": contact_id,
-            "type": type,
-            "dedupe_key": dedupe_key,
-            "touch_id": touch_id,
-            "source": source,
-            "data": dict(data),
-            "occurred_at": occurred_at or now,
-            "received_at": now,
-        }
-        event_id = await self._events.add(row)
-        if event_id is None:
+        event = NewEvent(contact_id, type, data, dedupe_key, source, occurred_at, touch_id)
+        (row,) = self._rows([event], now)
+        stored = await self._events.add_many([row])
+        if dedupe_key not in stored:
             existing = await self._events.by_dedupe_key(dedupe_key)
             assert existing is not None
             return Recorded(existing, created=False)
-        goals = await self._reach_goals(contact_id, type, data, now)
-        woken = await self._enrollments.wake(contact_id, now)
+        goals, woken = await self._follow_up([row], now)
+        return Recorded(Event(id=stored[dedupe_key], **row), True, goals, woken)
+
+    async def record_many(self, events: Sequence[NewEvent]) -> RecordedBatch:
+        """`record` for a batch, in a fixed number of statements however large it is: each
+        new event stored once, goals reached and waiting enrollments woken."""
+        now = self._clock.now()
+        rows = list({row["dedupe_key"]: row for row in self._rows(events, now)}.values())
+        stored = await self._events.add_many(rows)
+        fresh = [row for row in rows if row["dedupe_key"] in stored]
+        goals, woken = await self._follow_up(fresh, now)
+        return RecordedBatch(len(fresh), goals, woken)
+
+    @staticmethod
+    def _rows(events: Iterable[NewEvent], now: datetime) -> list[EventRow]:
+        return [
+            {
+                "contact_id": event.contact_id,
+                "type": event.type,
+                "dedupe_key": event.dedupe_key,
+                "touch_id": event.touch_id,
+                "source": event.source,
+                "data": dict(event.data),
+                "occurred_at": event.occurred_at or now,
+                "received_at": now,
+            }
+            for event in events
+        ]
+
+    async def _follow_up(self, fresh: Sequence[EventRow], now: datetime) -> tuple[int, int]:
+        """What new events set off: goals reached, and the waiting enrollments woken (how
+        many of each)."""
+        if not fresh:
+            return 0, 0
+        running = await self._enrollments.running_for_contacts({row["contact_id"] for row in fresh})
+        if not running:
+            return 0, 0
+        reached = await self._reach_goals(running, fresh, now)
+        # Most events concern no journey waiting for one: then there is nothing to wake.
+        waiting = {
+            e.contact_id
+            for e in running
+            if e.state == "active" and e.awaiting_event and e.id not in reached
+        }
+        woken = await self._enrollments.wake(waiting, now)
         if woken:
             await notify_dispatchers(self._session)
-        return Recorded(Event(id=event_id, **row), True, goals, woken)
+        return len(reached), woken
 
     async def _reach_goals(
-        self, contact_id: int, type: str, data: Mapping[str, Any], now: datetime
-    ) -> int:
-        running = await self._enrollments.active_for_contact(contact_id)
+        self, running: Sequence[Enrollment], fresh: Sequence[EventRow], now: datetime
+    ) -> set[int]:
+        """End the running enrollments whose goal one of their contact's new events is."""
         keys = {(e.campaign_id, e.campaign_version) for e in running}
         definitions = await self._catalog.get_many(self._session, keys)
-        reached = [
+        by_contact: dict[int, list[EventRow]] = {}
+        for row in fresh:
+            if not suspected_bot(row["data"]):
+                by_contact.setdefault(row["contact_id"], []).append(row)
+        reached = {
             e.id
             for e in running
             if e.id is not None
             and (goal := definitions[(e.campaign_id, e.campaign_version)].goal) is not None
-            and goal.event == type
-            and contains(data, goal.data or {})
-            and not suspected_bot(data)
-        ]
+            and any(
+                row["type"] == goal.event and contains(row["data"], goal.data or {})
+                for row in by_contact.get(e.contact_id, ())
+            )
+        }
         await self._enrollments.finish(reached, "exited", "goal", now)
         await TouchStore(self._session).cancel_open("enrollment_id", reached, "goal reached", now)
-        return len(reached)
+        return reached

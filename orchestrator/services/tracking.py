@@ -12,11 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.errors import NotFound
-from orchestrator.models import ConsentLog, Contact, Touch
+from orchestrator.models import Contact, Touch
 from orchestrator.services.events import EventService, Recorded
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.touches import TouchStore
 from orchestrator.tracking import Purpose, TokenSigner
+from orchestrator.withdrawals import Unsubscribe, unsubscribe
 
 __all__ = ["BOT_DELAY", "DEDUPE_WINDOW", "Click", "TrackingService"]
 
@@ -87,27 +88,12 @@ class TrackingService:
         the contact's queued marketing touches on it, and record an `unsubscribe` event
         (once per touch)."""
         touch, _ = await self._touch("unsubscribe", token)
+        # Locked as a dispatcher's claim locks it: no touch is admitted while this runs.
         contact = await self._contact(touch, lock=True)
         now = self._clock.now()
-        contacts = ContactStore(self._session)
-        if contact.consent.get(self._channel) != "opted_out":
-            contacts.append_consent(
-                ConsentLog(
-                    contact_id=touch.contact_id,
-                    channel=self._channel,
-                    status="opted_out",
-                    source=source,
-                    evidence={"at": now.isoformat(), "touch_id": touch.id},
-                    recorded_at=now,
-                )
-            )
-            contacts.set_consent(contact, self._channel, "opted_out", now)
-        await TouchStore(self._session).cancel_queued_marketing(
-            touch.contact_id,
-            self._channel,
-            "consent",
-            "Withdrawn before it went out: the contact unsubscribed.",
-            now,
+        evidence = {"at": now.isoformat(), "touch_id": touch.id}
+        await unsubscribe(
+            self._session, self._channel, [Unsubscribe(contact, source, evidence)], now
         )
         return await self._events.record(
             contact_id=touch.contact_id,

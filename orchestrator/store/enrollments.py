@@ -101,12 +101,14 @@ class EnrollmentStore:
         """Store where each enrollment now is."""
         await update_by_id(self._session, _enrollment, rows)
 
-    async def wake(self, contact_id: int, now: datetime) -> int:
-        """Make the contact's enrollments that wait for an event due now; how many."""
+    async def wake(self, contact_ids: Collection[int], now: datetime) -> int:
+        """Make the contacts' enrollments that wait for an event due now; how many."""
+        if not contact_ids:
+            return 0
         result = await self._session.exec(
             update(_enrollment)
             .where(
-                _enrollment.c.contact_id == contact_id,
+                one_of(self._session, _enrollment.c.contact_id, contact_ids),
                 _enrollment.c.state == "active",
                 _enrollment.c.awaiting_event.is_(True),
             )
@@ -114,11 +116,13 @@ class EnrollmentStore:
         )
         return int(result.rowcount)
 
-    async def active_for_contact(self, contact_id: int) -> list[Enrollment]:
-        """The contact's running enrollments (active or paused with their campaign)."""
+    async def running_for_contacts(self, contact_ids: Collection[int]) -> list[Enrollment]:
+        """The contacts' running enrollments (active or paused with their campaign)."""
+        if not contact_ids:
+            return []
         result = await self._session.exec(
             select(Enrollment).where(
-                col(Enrollment.contact_id) == contact_id,
+                one_of(self._session, col(Enrollment.contact_id), contact_ids),
                 col(Enrollment.state).in_(("active", "paused")),
             )
         )

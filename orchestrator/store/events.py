@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import false, func
+from sqlalchemy import select as select_columns
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.models import Event, Touch
-from orchestrator.store.dialect import insert, one_of
+from orchestrator.store.dialect import is_postgresql, one_of, unnest_columns, unnest_params
 from orchestrator.store.latest import latest_per_contact
 
-__all__ = ["EventStore"]
+__all__ = ["EventRow", "EventStore"]
 
 _event = Event.__table__  # type: ignore[attr-defined]
+
+
+class EventRow(TypedDict):
+    """A new event as it is stored."""
+
+    contact_id: int
+    type: str
+    dedupe_key: str
+    touch_id: int | None
+    source: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    received_at: datetime
+
+
+def _add_many_postgresql() -> ReturningInsert[str, int]:
+    """`INSERT ... SELECT FROM unnest(...)`, built once: every click and every webhook batch
+    runs it, and building and keying it anew each time would cost more than the insert."""
+    names = list(EventRow.__annotations__)
+    batch = unnest_columns(_event, names, "events")
+    return (
+        postgresql.insert(_event)
+        .from_select(names, select_columns(*(batch.c[name] for name in names)))
+        .on_conflict_do_nothing(index_elements=[_event.c.dedupe_key])
+        .returning(_event.c.dedupe_key, _event.c.id)
+    )
+
+
+_ADD_MANY_POSTGRESQL = _add_many_postgresql()
 
 
 class EventStore:
@@ -25,15 +57,23 @@ class EventStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, row: dict[str, Any]) -> int | None:
-        """Store an event; None if one with its dedupe key exists (then nothing changes)."""
-        statement = (
-            insert(self._session, _event)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=[_event.c.dedupe_key])
-            .returning(_event.c.id)
-        )
-        return (await self._session.exec(statement)).scalar()
+    async def add_many(self, rows: Sequence[EventRow]) -> dict[str, int]:
+        """Store events in one statement; the ids of those stored, by dedupe key. A row
+        whose key exists already changes nothing."""
+        if not rows:
+            return {}
+        if is_postgresql(self._session):
+            result = await self._session.exec(
+                _ADD_MANY_POSTGRESQL, params=unnest_params(rows, "events")
+            )
+        else:
+            result = await self._session.exec(
+                sqlite.insert(_event)
+                .values(list(rows))
+                .on_conflict_do_nothing(index_elements=[_event.c.dedupe_key])
+                .returning(_event.c.dedupe_key, _event.c.id)
+            )
+        return {str(key): int(event_id) for key, event_id in result.all()}
 
     async def by_dedupe_key(self, dedupe_key: str) -> Event | None:
         """The event stored under this key."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import col, select
 
 from app.settings import Settings
@@ -26,7 +27,7 @@ from orchestrator.contact_fields import address_hash
 from orchestrator.models import ConsentLog, Event, Suppression, WebhookReceipt
 from tests.app.test_contacts_api import assert_problem
 from tests.conftest import ADMIN_KEY
-from tests.engine import add_contacts, dispatcher, enroll, launch, touches
+from tests.engine import add_contacts, dispatcher, enroll, enrollments, launch, touches
 
 SECRET = "whsec_" + base64.b64encode(b"kizuna webhook secret 32 bytes!!").decode()
 MAILGUN_KEY = "key-mailgun-signing-key"
@@ -158,7 +159,7 @@ async def post_sns(client, clock, message_type, message_id, **fields):
     return await client.post("/v1/webhooks/email/ses", content=json.dumps(envelope, indent=2))
 
 
-async def count(sessions, model, *where) -> int:
+async def count_rows(sessions, model, *where) -> int:
     async with sessions() as session:
         return (await session.exec(select(func.count()).select_from(model).where(*where))).one()
 
@@ -193,7 +194,7 @@ async def test_a_bad_or_old_signature_is_401_counted_and_stores_nothing(client, 
     assert_problem(stale, 401)
     assert await refused(client, "standard") == before + 2
     for model in (Event, Suppression, WebhookReceipt):
-        assert await count(sessions, model) == 0
+        assert await count_rows(sessions, model) == 0
 
 
 async def test_a_provider_without_settings_and_an_unknown_one_are_404(client):
@@ -213,7 +214,7 @@ async def test_a_webhook_delivered_three_times_is_stored_once(client, clock, ses
         {"accepted": 0, "duplicates": 1},
         {"accepted": 0, "duplicates": 1},
     ]
-    assert await count(sessions, Event, col(Event.type) == "open") == 1
+    assert await count_rows(sessions, Event, col(Event.type) == "open") == 1
 
 
 async def test_a_hard_bounce_suppresses_and_the_next_campaigns_mail_is_blocked(
@@ -292,7 +293,7 @@ async def test_sendgrid_batches_suppress_unknown_addresses_and_opt_out_contacts(
         "sendgrid webhook",
     )
     assert log[-1].evidence["event_id"] == "e4"
-    assert await count(sessions, Event, col(Event.type) == "unsubscribe") == 1
+    assert await count_rows(sessions, Event, col(Event.type) == "unsubscribe") == 1
 
 
 async def test_a_mailgun_token_cannot_be_used_twice(client, clock, sessions):
@@ -303,7 +304,7 @@ async def test_a_mailgun_token_cannot_be_used_twice(client, clock, sessions):
     replay = await post_mailgun(client, clock, "token-1", {**delivered, "id": "d2"})
     assert_problem(replay, 401)
     assert await refused(client, "mailgun") == before + 1
-    assert await count(sessions, Event) == 1
+    assert await count_rows(sessions, Event) == 1
 
 
 async def test_soft_bounces_in_a_row_suppress_the_address(client, clock, sessions):
@@ -356,8 +357,8 @@ async def test_an_ses_notification_affects_exactly_its_recipients(
     assert await suppressed(sessions, "person0@example.jp") == ["hard_bounce"]
     assert await suppressed(sessions, "stranger@example.com") == ["hard_bounce"]
     assert await suppressed(sessions, "person1@example.jp") == []
-    assert await count(sessions, Event, col(Event.contact_id) == listed) == 1
-    assert await count(sessions, Event, col(Event.contact_id) == unlisted) == 0
+    assert await count_rows(sessions, Event, col(Event.contact_id) == listed) == 1
+    assert await count_rows(sessions, Event, col(Event.contact_id) == unlisted) == 0
     assert certificates == [CERT_URL]
 
 
@@ -382,7 +383,7 @@ async def test_a_signed_body_in_another_format_is_400_and_an_oversized_one_413(
     assert "email.bounced" in assert_problem(unknown, 400)["detail"]
     huge = await client.post("/v1/webhooks/email/standard", content=b"[" + b" " * 4 * 2**20 + b"]")
     assert_problem(huge, 413)
-    assert await count(sessions, WebhookReceipt) == 0
+    assert await count_rows(sessions, WebhookReceipt) == 0
 
 
 async def test_postmark_needs_its_basic_credentials(app, client, sessions):
@@ -401,3 +402,95 @@ async def test_postmark_needs_its_basic_credentials(app, client, sessions):
     assert await suppressed(sessions, "john@example.com") == []
     assert (await post("kizuna", "s3cret 合言葉")).json() == {"accepted": 1, "duplicates": 0}
     assert await suppressed(sessions, "john@example.com") == ["hard_bounce"]
+
+
+async def test_an_unsubscribe_webhook_withdraws_the_contacts_queued_marketing_mail(
+    client, clock, sessions
+):
+    leaving, staying = await add_contacts(sessions, clock, 2)
+    newsletter = await launch(sessions, clock, NEWSLETTER)
+    receipt = await launch(
+        sessions, clock, {**NEWSLETTER, "name": "Receipt", "category": "transactional"}
+    )
+    await enroll(sessions, clock, newsletter, [leaving, staying])
+    await enroll(sessions, clock, receipt, [leaving])
+    await dispatcher(sessions, clock).run_until_idle()
+    assert {t.status for t in await touches(sessions, channel="email")} == {"queued"}
+
+    unsubscribed = {"email": "person0@example.jp", "event": "unsubscribe", "sg_event_id": "u1",
+                    "timestamp": 1764900000}  # fmt: skip
+    assert (await post_sendgrid(client, [unsubscribed])).json() == {
+        "accepted": 1,
+        "duplicates": 0,
+    }
+    mails = {(t.contact_id, t.campaign_id): t for t in await touches(sessions, channel="email")}
+    withdrawn = mails[(leaving, newsletter)]
+    assert (withdrawn.status, withdrawn.rule) == ("canceled", "consent")
+    assert withdrawn.reason == "Withdrawn before it went out: the contact unsubscribed."
+    assert mails[(leaving, receipt)].status == "queued"  # transactional mail still goes
+    assert mails[(staying, newsletter)].status == "queued"
+
+
+def _report(n: int, kind: str, **more) -> dict:
+    """A SendGrid event about person `n`'s mail."""
+    return {"email": f"person{n}@example.jp", "event": kind, "sg_event_id": f"{kind}-{n}",
+            "timestamp": 1764900000 + n, **more}  # fmt: skip
+
+
+async def test_a_batch_takes_as_many_statements_as_a_single_event(app, client, clock, sessions):
+    await add_contacts(sessions, clock, 30)
+    engine = app.state.runtime.sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    def batch(people: range) -> list[dict]:
+        return [
+            report
+            for n in people
+            for report in (
+                _report(n, "delivered"),
+                _report(n, "open"),
+                _report(n, "click", url="https://example.com/guide"),
+                _report(n, "bounce", type="blocked"),
+            )
+        ]
+
+    sizes = []
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for people in (range(1), range(1, 30)):
+            statements.clear()
+            answer = await post_sendgrid(client, batch(people))
+            assert answer.json() == {"accepted": 4 * len(people), "duplicates": 0}
+            sizes.append(len(statements))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sizes[0] == sizes[1]
+    assert await count_rows(sessions, Event) == 4 * 30
+
+
+async def test_one_batch_delivered_twice_at_once_in_opposite_orders_is_taken_in_once(
+    client, clock, sessions
+):
+    bounces = [_report(n, "bounce", type="bounce") for n in range(60)]
+    answers = await asyncio.gather(
+        post_sendgrid(client, bounces), post_sendgrid(client, bounces[::-1])
+    )
+    assert [answer.status_code for answer in answers] == [200, 200], answers[1].text
+    assert sorted(answer.json()["accepted"] for answer in answers) == [0, 60]
+    assert await count_rows(sessions, Suppression) == 60
+
+
+async def test_a_reported_click_reaches_the_goal_of_every_journey_it_ends(client, clock, sessions):
+    clicker, other = await add_contacts(sessions, clock, 2)
+    campaign_id = await launch(sessions, clock, {**MAIL_THEN_CALL, "goal": {"event": "click"}})
+    await enroll(sessions, clock, campaign_id, [clicker, other])
+    await dispatcher(sessions, clock).run_until_idle()
+    clock.advance(timedelta(minutes=5))
+
+    clicked = _report(0, "click", url="https://example.com/guide")
+    assert (await post_sendgrid(client, [clicked, _report(1, "open")])).status_code == 200
+    states = {e.contact_id: (e.state, e.exit_reason) for e in await enrollments(sessions)}
+    assert states == {clicker: ("exited", "goal"), other: ("active", None)}
