@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 STATE := .kizuna
 export KIZUNA_DATABASE_URL ?= sqlite+aiosqlite:///./kizuna.db
 
-.PHONY: install run test lint format bench migrate clean
+.PHONY: install run test lint format bench chaos migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Kizuna needs Python 3.11 or newer")'
@@ -48,6 +48,11 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Fault scenarios against the real processes on a private PostgreSQL (needs root for the
+# tmpfs of the disk-full scenario); CHAOS_ARGS=--short is the CI size.
+chaos: install
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STATE) kizuna.db kizuna.db-wal kizuna.db-shm .pytest_cache .mypy_cache .ruff_cache

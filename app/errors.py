@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -113,6 +115,25 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot serve (unreachable, restarting, disk full, read-only): a 503 that
+    says so, where a 500 would blame the request (and drop the kept-alive connection)."""
+    if isinstance(exc, ConnectionError):
+        reason = "unreachable"  # the message would name the database's address
+    else:
+        orig = getattr(exc, "orig", None) or exc
+        reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:120]
+    _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+    return problem_response(
+        503,
+        f"The database cannot take this request now ({reason}); it changed nothing. "
+        "Try again later.",
+        problem_type="database-unavailable",
+        title="Database unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "An unexpected error occurred; the request changed nothing.")
@@ -123,4 +144,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(unavailable, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

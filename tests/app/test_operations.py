@@ -47,6 +47,41 @@ async def test_readyz_is_503_when_the_database_is_unreachable(app, client):
         await unreachable.dispose()
 
 
+async def test_a_request_the_database_cannot_take_is_a_503_that_says_so(app, client):
+    runtime = app.state.runtime
+    unreachable = create_engine("postgresql+asyncpg://kizuna@127.0.0.1:1/none", pool_size=1)
+    app.state.runtime = Runtime(
+        runtime.settings, unreachable, create_sessionmaker(unreachable), runtime.clock, "s"
+    )
+    try:
+        response = await client.post("/v1/contacts", json=contact_payload())
+    finally:
+        app.state.runtime = runtime
+        await unreachable.dispose()
+    assert_problem(response, 503)
+    assert response.json()["type"] == "urn:kizuna:problem:database-unavailable"
+    assert "(unreachable)" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_a_full_disk_is_a_503_that_says_so(app, client, database_url):
+    """SQLite's own "database or disk is full", from a page limit on the app's connection."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a page limit is SQLite's")
+    engine = app.state.runtime.engine
+    async with engine.connect() as connection:
+        pages = (await connection.exec_driver_sql("PRAGMA page_count")).scalar_one()
+        await connection.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
+    try:
+        contact = contact_payload(attributes={"note": "x" * 65536})
+        response = await client.post("/v1/contacts", json=contact)
+    finally:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA max_page_count = 1073741823")
+    assert_problem(response, 503)
+    assert "database or disk is full" in response.json()["detail"]
+
+
 async def test_metrics_count_requests_by_route_template(client):
     contact = (await client.post("/v1/contacts", json=contact_payload())).json()
     await client.get(f"/v1/contacts/{contact['id']}")

@@ -1,0 +1,1 @@
+"""Fault scenarios against the real processes on PostgreSQL: `make chaos`."""
