@@ -15,6 +15,7 @@ __all__ = [
     "Channel",
     "ContactSnapshot",
     "Delivery",
+    "DeliveryInDoubt",
     "DeliveryResult",
     "FarEndAnswer",
     "PermanentError",
@@ -48,11 +49,13 @@ class ContactSnapshot:
 @dataclass(frozen=True)
 class TrackedLinks:
     """The addresses at which Kizuna hears back about one touch: the tracked address of
-    the touch's link number `n` (`click(n)`), its open pixel and its unsubscribe page."""
+    the touch's link number `n` (`click(n)`), its open pixel, its unsubscribe page and the
+    contact's preference page."""
 
     click: Callable[[int], str]
     open: str
     unsubscribe: str
+    preferences: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,12 @@ class TemplateProblem:
 
 class TransientError(Exception):
     """The attempt failed but may succeed later (a 4xx SMTP reply, a timeout)."""
+
+
+class DeliveryInDoubt(Exception):
+    """The far end may have taken the touch but never said so (its answer was lost to a
+    timeout or a dropped connection). Sending it again could deliver it twice, so the
+    engine leaves it `in_doubt` for an operator to resolve."""
 
 
 class PermanentError(Exception):
@@ -195,7 +204,8 @@ class Channel(Protocol):
         ...
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
-        """Carry out a `send` touch; raise TransientError or PermanentError on failure."""
+        """Carry out a `send` touch; raise TransientError or PermanentError on failure, or
+        DeliveryInDoubt when the far end may have taken it without saying so."""
         ...
 
     async def close(self) -> None:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from prometheus_client import Counter, Histogram
 
-from channels.base import PermanentError, TransientError
+from channels.base import DeliveryInDoubt, PermanentError, TransientError
 
 __all__ = [
     "DELIVERY_ERRORS",
@@ -53,19 +53,21 @@ DELIVERY_ERRORS = Counter(
     "kizuna_delivery_errors_total",
     "Failed delivery attempts by class: transient (the far end asked to come back later), "
     "permanent (it refused for good), unreachable (no answer: connection refused or "
-    "dropped, a timeout)",
+    "dropped, a timeout), in_doubt (the message was handed over and the answer lost)",
     ["channel", "class"],
 )
 
-ErrorClass = Literal["transient", "permanent", "unreachable"]
+ErrorClass = Literal["transient", "permanent", "unreachable", "in_doubt"]
 
 
-def error_class(error: TransientError | PermanentError) -> ErrorClass:
+def error_class(error: TransientError | PermanentError | DeliveryInDoubt) -> ErrorClass:
     """The class of a failed delivery. Adapters raise `TransientError` both for a reply that
     says "later" and for a far end that never answered; the second comes from the
     connection, so an `OSError` (refused, reset, timed out) in its chain of causes tells."""
     if isinstance(error, PermanentError):
         return "permanent"
+    if isinstance(error, DeliveryInDoubt):
+        return "in_doubt"
     cause: BaseException | None = error
     seen: set[int] = set()
     while cause is not None and id(cause) not in seen:
@@ -82,7 +84,7 @@ def observe_delivery(channel: str) -> Iterator[None]:
     started = time.perf_counter()
     try:
         yield
-    except (TransientError, PermanentError) as exc:
+    except (TransientError, PermanentError, DeliveryInDoubt) as exc:
         DELIVERY_ERRORS.labels(channel, error_class(exc)).inc()
         raise
     finally:

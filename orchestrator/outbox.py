@@ -24,6 +24,7 @@ from channels.base import (
     Channel,
     ContactSnapshot,
     Delivery,
+    DeliveryInDoubt,
     DeliveryResult,
     PermanentError,
     TransientError,
@@ -58,6 +59,8 @@ class _Outcome:
     result: DeliveryResult | None = None
     transient: str | None = None
     permanent: PermanentError | None = None
+    #: Why the far end may or may not have taken it: never sent again by itself.
+    in_doubt: str | None = None
     #: The contact as the adapter saw it: the address a hard bounce declares dead.
     contact: ContactSnapshot | None = None
 
@@ -256,8 +259,8 @@ class Outbox:
 
     def _note_health(self, outcome: _Outcome) -> None:
         channel, now = outcome.touch.channel, self._clock.now()
-        if outcome.transient is not None:
-            self._health.failed(channel, outcome.transient, now)
+        if outcome.transient is not None or outcome.in_doubt is not None:
+            self._health.failed(channel, outcome.transient or outcome.in_doubt or "", now)
         else:
             self._health.settled(channel, now, accepted=outcome.result is not None)
 
@@ -289,10 +292,12 @@ class Outbox:
             return _Outcome(touch, transient=str(exc))
         except PermanentError as exc:
             return _Outcome(touch, permanent=exc, contact=delivery.contact)
+        except DeliveryInDoubt as exc:
+            return _Outcome(touch, in_doubt=str(exc))
         raise AssertionError("tenacity either returns or re-raises")
 
     def _row(self, outcome: _Outcome, now: datetime) -> DeliveryOutcome:
-        """The touch's columns once delivered, given back for a retry, or failed."""
+        """The touch's columns once delivered, given back for a retry, in doubt, or failed."""
         touch = outcome.touch
         assert touch.id is not None
         row: DeliveryOutcome = {
@@ -319,6 +324,8 @@ class Outbox:
         elif outcome.transient is not None and touch.attempts < MAX_ATTEMPTS:
             backoff = min(timedelta(minutes=2 ** (touch.attempts - 1)), MAX_BACKOFF)
             row.update({"status": "queued", "retry_at": now + backoff, "error": outcome.transient})
+        elif outcome.in_doubt is not None:
+            row.update({"status": "in_doubt", "error": outcome.in_doubt})
         else:
             row.update({"status": "failed", "error": outcome.transient or str(outcome.permanent)})
         return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ class SmtpSink:
     refuse: dict[str, str] = field(default_factory=dict)
     #: a reply for MAIL FROM instead of accepting the sender
     refuse_sender: str | None = None
+    #: seconds the server keeps a message it took before it answers (a slow relay)
+    answer_delay: float = 0.0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
         if self.refuse_sender:
@@ -43,6 +46,7 @@ class SmtpSink:
         message = email.message_from_bytes(envelope.content, policy=default)
         self.messages.append(message)
         self.raw.append(envelope.original_content or envelope.content)
+        await asyncio.sleep(self.answer_delay)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -11,6 +11,7 @@ from channels.base import (
     Channel,
     ContactSnapshot,
     Delivery,
+    DeliveryInDoubt,
     DeliveryResult,
     FarEndAnswer,
     PermanentError,
@@ -29,6 +30,7 @@ from channels.email.message import (
 from channels.email.signing import DkimKey
 from channels.email.transport import (
     MemorySmtp,
+    SmtpAnswerLost,
     SmtpConfig,
     SmtpPool,
     SmtpRefusal,
@@ -171,6 +173,8 @@ class EmailChannel(BaseChannel):
             raise _by_code(exc.code, exc.text) from exc
         except SmtpUnreachable as exc:
             raise TransientError(str(exc)) from exc
+        except SmtpAnswerLost as exc:
+            raise DeliveryInDoubt(str(exc)) from exc
         return DeliveryResult(message_id=message_id)
 
     async def close(self) -> None:

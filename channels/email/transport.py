@@ -15,6 +15,7 @@ import aiosmtplib
 
 __all__ = [
     "MemorySmtp",
+    "SmtpAnswerLost",
     "SmtpConfig",
     "SmtpPool",
     "SmtpRefusal",
@@ -47,7 +48,13 @@ class SmtpRefusal(Exception):
 
 
 class SmtpUnreachable(Exception):
-    """No conversation with the relay: refused or dropped connection, timeout."""
+    """No conversation with the relay: refused or dropped connection, timeout, before the
+    message was handed over."""
+
+
+class SmtpAnswerLost(Exception):
+    """The message was handed over (DATA) but the relay's answer never came: a timeout or a
+    dropped connection. The relay may have taken it."""
 
 
 class SmtpTransport(ABC):
@@ -71,20 +78,33 @@ class SmtpPool(SmtpTransport):
         self._slots = asyncio.Semaphore(config.pool_size)
 
     async def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """MAIL, RCPT and DATA. A refusal or a lost connection before the message is handed
+        over is safe to try again; once it is (DATA), only the relay's answer says whether
+        it was taken, and without one the message may have been delivered."""
         async with self._slots:
             connection = await self._connection()
             try:
-                await connection.sendmail(sender, [recipient], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
+                await connection.mail(sender)
+                await connection.rcpt(recipient)
+            except aiosmtplib.SMTPRecipientRefused as exc:
                 await self._reset_or_close(connection)
-                (refusal, *_) = exc.recipients  # one recipient a message
-                raise SmtpRefusal(refusal.code, refusal.message, at_recipient=True) from exc
+                raise SmtpRefusal(exc.code, exc.message, at_recipient=True) from exc
             except aiosmtplib.SMTPResponseException as exc:
                 await self._reset_or_close(connection)
                 raise SmtpRefusal(exc.code, exc.message) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 connection.close()
                 raise SmtpUnreachable(f"SMTP connection failed: {type(exc).__name__}") from exc
+            try:
+                await connection.data(data)
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._reset_or_close(connection)
+                raise SmtpRefusal(exc.code, exc.message) from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                connection.close()
+                raise SmtpAnswerLost(
+                    f"no answer to the message ({type(exc).__name__}): the relay may have it"
+                ) from exc
             self._idle.put_nowait(connection)
 
     async def close(self) -> None:

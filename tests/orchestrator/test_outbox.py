@@ -217,3 +217,23 @@ async def test_a_bounce_reported_as_an_event_about_the_mail_moves_the_enrollment
         )  # fmt: skip
     await Dispatcher(sessions, clock, channels, CampaignCatalog()).run_until_idle()
     assert [t.contact_id for t in await touches(sessions, channel="phone")] == [contact]
+
+
+async def test_a_message_whose_answer_is_lost_is_in_doubt_and_never_sent_twice(
+    sessions, clock, sink
+):
+    sink.answer_delay = 1.5  # the relay takes the message, then answers too late
+    email = EmailChannel(SmtpConfig(port=sink.port, pool_size=1, timeout=0.5), SENDER)
+    channels = {**CHANNELS, "email": email}
+    try:
+        await dispatch_welcome(sessions, clock, channels, count=1)
+        assert await outbox(sessions, clock, channels).run_once() == 1
+        clock.advance(timedelta(hours=2))
+        await reap_leases(sessions, clock)
+        assert await outbox(sessions, clock, channels).run_once() == 0
+    finally:
+        await email.close()
+    (touch,) = await touches(sessions, channel="email")
+    assert touch.status == "in_doubt"
+    assert "the relay may have it" in (touch.error or "")
+    assert len(sink.messages) == 1
