@@ -6,9 +6,12 @@ cannot be stopped, so a time limit on a thread only stops the waiting. Counting 
 sandbox (a smaller `range`, a tick in every loop) bounds loops but not filters and string
 arithmetic, which allocate and spin without looping (`center`, `wordwrap`, `format`, `*`).
 So the renders that need Jinja2 run in a few worker processes. A worker is sent a chunk of
-touches, says in shared memory which one it is on, and answers with the whole chunk; one
+touches, says which one it is on as it starts each, and answers with the whole chunk; one
 still on the same touch after the time limit is killed and replaced, that touch alone fails
-with the reason (`OverLimit`), and the rest of the chunk is rendered again. Output is
+with the reason (`OverLimit`), and the rest of the chunk is rendered again. A worker is a
+plain `python -c` process that imports this module alone: a `multiprocessing` child would
+import the parent's main module too (the whole service, about 2 s), and every replacement
+would hold the dispatcher that long. Output is
 counted while it is produced and stopped at the cap (`templates.MAX_OUTPUT_BYTES` a field),
 and a worker's memory is limited, so one expression cannot build a huge text either.
 
@@ -21,14 +24,14 @@ message each way per chunk of touches: 500 one-field renders take about 6 ms.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import queue
 import resource
+import socket
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from orchestrator.templates import (
@@ -52,10 +55,15 @@ _MEMORY = 1024 * 1024 * 1024
 _CHUNK = 100
 
 
-def _serve(connection: Connection, progress: Synchronized[int], most: int) -> None:
-    """A worker: render each chunk it is sent and answer with all of it; `progress` says
-    which touch of the chunk it is on."""
+#: The worker process's program: `_serve` on the socket it is handed.
+_PROGRAM = "import sys; from orchestrator.rendering import _serve; _serve(*map(int, sys.argv[1:]))"
+
+
+def _serve(fd: int, most: int) -> None:
+    """A worker: render each chunk it is sent and answer with all of it, saying before each
+    touch which one of the chunk it is on."""
     resource.setrlimit(resource.RLIMIT_AS, (_MEMORY, _MEMORY))
+    connection = Connection(fd)
     connection.send("ready")
     while True:
         try:
@@ -64,7 +72,7 @@ def _serve(connection: Connection, progress: Synchronized[int], most: int) -> No
             return
         answers: list[Any] = []
         for index, (template, context) in enumerate(jobs):
-            progress.value = index
+            connection.send(index)
             try:
                 answers.append(render(template, context, most=most))
             except OverLimit as exc:
@@ -75,22 +83,24 @@ def _serve(connection: Connection, progress: Synchronized[int], most: int) -> No
 
 
 class _Worker:
-    """One worker process, the pipe to it, and the touch it is on."""
+    """One worker process and the connection to it."""
 
     def __init__(self, most: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.progress: Synchronized[int] = context.Value("l", 0, lock=False)
-        self.process: BaseProcess = context.Process(
-            target=_serve, args=(child, self.progress, most), name="kizuna-render", daemon=True
-        )
-        self.process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _PROGRAM, str(theirs.fileno()), str(most)],
+                pass_fds=[theirs.fileno()],
+            )
+        self.connection = Connection(ours.detach())
         self.connection.recv()  # ready: its imports are not counted against a touch
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def stop(self) -> None:
         self.process.kill()
-        self.process.join()
+        self.process.wait()
         self.connection.close()
 
 
@@ -172,20 +182,21 @@ class Renderer:
     def _exchange(self, worker: _Worker, jobs: list[Job]) -> tuple[list[Outcome], int | None]:
         """Every answer; or none, and the touch the worker stayed on past the limit (or
         died on)."""
-        worker.progress.value = 0
+        at = 0
         try:
             worker.connection.send(jobs)
-            seen = 0
-            while not worker.connection.poll(self._seconds):
-                if worker.progress.value == seen:
-                    return [], seen
-                seen = worker.progress.value
-            return [_outcome(answer) for answer in worker.connection.recv()], None
+            while worker.connection.poll(self._seconds):
+                message = worker.connection.recv()
+                if isinstance(message, int):
+                    at = message  # it started on the next touch
+                    continue
+                return [_outcome(answer) for answer in message], None
+            return [], at
         except (EOFError, OSError):
-            return [], worker.progress.value
+            return [], at
 
     def _stopped(self, worker: _Worker) -> OverLimit:
-        if worker.process.is_alive():
+        if worker.alive():
             return OverLimit(f"rendering took longer than {self._seconds:g} s and was stopped")
         return OverLimit("rendering stopped its worker (out of memory?)")
 
