@@ -18,10 +18,13 @@ from app.schemas.campaigns import (
     VersionPublic,
 )
 from app.schemas.problems import problem_responses
+from app.schemas.simulation import Forecast, ForecastRequest
+from app.simulation import scratch
 from orchestrator.definitions import CampaignDefinition
 from orchestrator.services.campaigns import Action, CampaignService
 from orchestrator.services.enrollments import EnrollmentRequest, EnrollmentService
 from orchestrator.services.stats import StatsService
+from orchestrator.simulation import forecast
 
 router = APIRouter(
     prefix="/v1/campaigns", tags=["campaigns"], responses=problem_responses(400, 401, 403, 422)
@@ -194,3 +197,22 @@ async def campaign_stats(
 ) -> CampaignStats:
     """Enrollments by state; per step, touches by status, decisions by rule, outcomes."""
     return CampaignStats.model_validate(await StatsService(session).numbers(campaign_id))
+
+
+@router.post(
+    "/{campaign_id:int}/simulate", response_model=Forecast, responses=problem_responses(404, 409)
+)
+async def simulate_campaign(
+    campaign_id: CampaignId,
+    request: ForecastRequest,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _key: CampaignsKey,
+) -> Forecast:
+    """Forecast a draft or active campaign without sending or storing anything: the real
+    engine and policy run it, beside the other active campaigns, over a copy of its
+    audience on a virtual clock, with the assumed engagement. The same seed gives the same
+    answer."""
+    return await forecast(
+        session, runtime.clock, runtime.channels, await scratch(), campaign_id, request
+    )

@@ -10,7 +10,11 @@ from app.auth import CampaignsKey
 from app.deps import RuntimeDep, SessionDep
 from app.schemas.policy import PolicyDocument, PolicyPublic
 from app.schemas.problems import problem_responses
+from app.schemas.simulation import PolicyWhatIfRequest, WhatIf
+from app.simulation import scratch
+from orchestrator.errors import InvalidInput
 from orchestrator.services.policies import PolicyService, defaulted, parse_policy
+from orchestrator.simulation import what_if
 
 router = APIRouter(
     prefix="/v1/policy", tags=["policy"], responses=problem_responses(400, 401, 403, 422)
@@ -58,3 +62,21 @@ async def policy_version(
 ) -> PolicyPublic:
     """One version (0: the default)."""
     return PolicyPublic.of(await service.version(version))
+
+
+@router.post("/simulate", response_model=WhatIf)
+async def simulate_policy(
+    request: PolicyWhatIfRequest, session: SessionDep, runtime: RuntimeDep, _key: CampaignsKey
+) -> WhatIf:
+    """What-if: every active campaign under the policy in force and under `policy`, side by
+    side per day, channel and campaign, on the same virtual clock and seed. `policy` is
+    checked like `PUT /v1/policy` and never stored."""
+    try:
+        proposed = parse_policy(request.policy)
+    except InvalidInput as exc:
+        for error in exc.errors or []:
+            error["loc"] = ["body", "policy", *error["loc"][1:]]
+        raise
+    return await what_if(
+        session, runtime.clock, runtime.channels, await scratch(), proposed, request
+    )
