@@ -19,6 +19,7 @@ from app.routers import (
     home,
     keys,
     policy,
+    preference_center,
     tasks,
     touches,
     tracking,
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(keys.router)
     app.include_router(tracking.router)
+    app.include_router(preference_center.router)
     app.include_router(webhooks.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)

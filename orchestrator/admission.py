@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.base import ContactSnapshot
 from orchestrator.definitions import CampaignDefinition, SendStep
 from orchestrator.policy_in_force import PolicyInForce, policy_in_force
-from orchestrator.snapshots import address_hashes, suppressed_channels
+from orchestrator.snapshots import address_hashes, contact_facts, suppressed_channels
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.contacts import ContactRecord
 from orchestrator.store.enrollments import DueEnrollment
@@ -29,7 +29,6 @@ from policies import (
     Allow,
     Block,
     Candidate,
-    ContactFacts,
     CountedTouch,
     Decision,
     Defer,
@@ -164,13 +163,9 @@ class Admission:
             address=candidate.address,
             weight=candidate.step.weight,
             deadline=candidate.deadline,
+            topic=candidate.campaign.topic,
         )
-        facts = ContactFacts(
-            timezone=contact.timezone,
-            consent=contact.consent,
-            paused_until=contact.paused_until,
-            suppressed=self._suppressed.get(contact.id, frozenset()),
-        )
+        facts = contact_facts(contact, self._suppressed.get(contact.id, frozenset()))
         history = self._histories[contact.id]
         decision = evaluate(asked, history, self._policy, facts, now)
         if isinstance(decision, Allow):

@@ -54,6 +54,7 @@ from orchestrator.steps import (
 )
 from orchestrator.steps.graph import graph_problems
 from policies.durations import Duration
+from policies.preferences import Topic
 
 __all__ = [
     "AllCondition",
@@ -141,6 +142,11 @@ class CampaignDefinition(Strict):
     name: str = Field(min_length=1, max_length=200)
     priority: int = Field(default=50, ge=0, le=100)
     category: Literal["marketing", "transactional"] = "marketing"
+    topic: Topic | None = Field(
+        default=None,
+        description="what the campaign is about: one of the policy's `topics`; a contact "
+        "who did not choose it gets none of the campaign's marketing touches",
+    )
     goal: Goal | None = None
     reentry: Reentry = "never"
     schedule: Schedule | None = None

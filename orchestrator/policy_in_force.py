@@ -45,7 +45,8 @@ async def policy_in_force(session: AsyncSession) -> PolicyInForce:
 
 
 def default_policy() -> PolicyInForce:
-    """Version 0: no rules, each channel with its adapter's weight and consent mode."""
+    """Version 0: no rules but the contact's preferences, each channel with its adapter's
+    weight and consent mode."""
     document = policy_document(Policy())
     return PolicyInForce(0, _completed(document), document)
 
@@ -59,14 +60,19 @@ def in_force(stored: PolicyVersion) -> PolicyInForce:
 
 
 def _completed(document: dict[str, Any]) -> Policy:
-    """The stored `document` with the installed channels' defaults where it says nothing."""
+    """The stored `document` with the installed channels' defaults where it says nothing,
+    and the contact's preferences in force whatever it says."""
     key = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     policy = _PARSED.get(key)
     if policy is None:
         names = sorted(channel_names())
-        policy = _PARSED[key] = Policy.model_validate(document).with_defaults(
-            weights={name: channel_class(name).default_weight for name in names},
-            consent={name: channel_class(name).default_consent for name in names},
+        policy = _PARSED[key] = (
+            Policy.model_validate(document)
+            .with_defaults(
+                weights={name: channel_class(name).default_weight for name in names},
+                consent={name: channel_class(name).default_consent for name in names},
+            )
+            .with_preference_rule()
         )
     return policy
 

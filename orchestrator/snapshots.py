@@ -1,9 +1,10 @@
-"""A contact row as plain data: for channel adapters, templates and conditions."""
+"""A contact row as plain data: for channel adapters, templates, conditions and the policy."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import fields
+from datetime import datetime
 from operator import attrgetter
 from typing import Any, Protocol, get_args, get_origin
 
@@ -12,11 +13,15 @@ from channels.registry import channel_class, channel_names
 from orchestrator.contact_fields import address_hash
 from orchestrator.models import Suppression
 from orchestrator.models.contact import ContactProfile
+from policies import ContactFacts
+from policies.preferences import Preferences
 
 __all__ = [
     "ContactLike",
     "address_hashes",
+    "contact_facts",
     "contact_fields",
+    "preferences_of",
     "snapshot",
     "suppressed_channels",
     "template_context",
@@ -31,6 +36,17 @@ class ContactLike(Protocol):
     def id(self) -> int | None: ...
     @property
     def timezone(self) -> str: ...
+
+
+class FactsSource(ContactLike, Protocol):
+    """What the policy reads of a contact besides its id and zone."""
+
+    @property
+    def consent(self) -> dict[str, str]: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
+    @property
+    def preferences(self) -> dict[str, Any] | None: ...
 
 
 _PROFILE_FIELDS = tuple(ContactProfile.model_fields)
@@ -49,6 +65,24 @@ def snapshot(contact: ContactLike) -> ContactSnapshot:
     """The contact as adapters see it."""
     assert contact.id is not None
     return ContactSnapshot(*_snapshot_fields(contact))
+
+
+def preferences_of(contact: FactsSource) -> Preferences | None:
+    """The contact's stored preferences, read (None while it chose nothing)."""
+    stored = contact.preferences
+    return None if not stored else Preferences.model_validate(stored)
+
+
+def contact_facts(contact: FactsSource, suppressed: frozenset[str] = frozenset()) -> ContactFacts:
+    """What the policy knows of the contact: its zone, consent, pause and preferences, and
+    the channels on which it is `suppressed`."""
+    return ContactFacts(
+        timezone=contact.timezone,
+        consent=contact.consent,
+        paused_until=contact.paused_until,
+        suppressed=suppressed,
+        preferences=preferences_of(contact),
+    )
 
 
 def contact_fields(contact: ContactLike) -> dict[str, Any]:

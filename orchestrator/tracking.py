@@ -1,5 +1,5 @@
-"""Tokens of tracked links, open pixels and unsubscribe links: short, URL-safe, signed with
-the installation's secret, each bound to one touch and one purpose."""
+"""Tokens of tracked links, open pixels, unsubscribe and preference links: short, URL-safe,
+signed with the installation's secret, each bound to one touch and one purpose."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from channels.base import TrackedLinks
 __all__ = [
     "CLICK_PATH",
     "OPEN_PATH",
+    "PREFERENCES_PATH",
     "UNSUBSCRIBE_PATH",
     "LinkMaker",
     "Purpose",
@@ -22,12 +23,13 @@ __all__ = [
     "Tracked",
 ]
 
-Purpose = Literal["click", "open", "unsubscribe"]
+Purpose = Literal["click", "open", "unsubscribe", "preferences"]
 
 #: Where each purpose's token is answered, under the public URL.
 CLICK_PATH = "/t/c/"
 OPEN_PATH = "/t/o/"
 UNSUBSCRIBE_PATH = "/u/"
+PREFERENCES_PATH = "/p/"
 
 #: 96 bits of HMAC-SHA256: forging one needs about 2**95 guesses against the server.
 _MAC_BYTES = 12
@@ -85,6 +87,7 @@ class LinkMaker:
             click=lambda link: f"{base}{CLICK_PATH}{signer.make('click', touch_id, link)}",
             open=f"{base}{OPEN_PATH}{signer.make('open', touch_id)}",
             unsubscribe=f"{base}{UNSUBSCRIBE_PATH}{signer.make('unsubscribe', touch_id)}",
+            preferences=f"{base}{PREFERENCES_PATH}{signer.make('preferences', touch_id)}",
         )
 
 

@@ -17,19 +17,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.base import Channel
 from orchestrator.models import ConsentLog, Contact, Touch
 from orchestrator.policy_in_force import policy_in_force
-from orchestrator.snapshots import ContactLike, address_hashes, snapshot, suppressed_channels
+from orchestrator.snapshots import (
+    FactsSource,
+    address_hashes,
+    contact_facts,
+    snapshot,
+    suppressed_channels,
+)
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore, Withdrawal
-from policies import Block, Candidate, ContactFacts
+from policies import Block, Candidate
 from policies.evaluate import permission_refused
 
 __all__ = ["Unsubscribe", "refused", "unsubscribe", "withdrawn"]
 
 
-class _Contact(ContactLike, Protocol):
-    @property
-    def consent(self) -> dict[str, str]: ...
+class _Contact(FactsSource, Protocol):
     @property
     def erased_at(self) -> datetime | None: ...
 
@@ -51,11 +55,7 @@ async def refused(
         if contact.erased_at is not None:
             stopped[touch.id] = Block("erased", "The contact was erased.")
             continue
-        facts = ContactFacts(
-            contact.timezone,
-            contact.consent,
-            suppressed=suppressed_channels(contact, hashes[touch.contact_id], rows),
-        )
+        facts = contact_facts(contact, suppressed_channels(contact, hashes[touch.contact_id], rows))
         candidate = Candidate(
             touch.channel,
             "transactional" if touch.category == "transactional" else "marketing",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from policies.preferences import Preferences
+
 __all__ = ["Candidate", "ContactFacts", "CountedTouch"]
 
 
@@ -22,6 +24,8 @@ class Candidate:
     weight: float | None = None
     #: After this instant a defer becomes a block (the step's `max_delay`).
     deadline: datetime | None = None
+    #: The campaign's topic (one of the policy's `topics`), None if it has none.
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ContactFacts:
     paused_until: datetime | None = None
     #: Channels on which the contact or the candidate's address is suppressed (`*`: all).
     suppressed: frozenset[str] = frozenset()
+    #: What the contact chose for itself (None: nothing).
+    preferences: Preferences | None = None
 
 
 class CountedTouch(NamedTuple):

@@ -25,7 +25,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from policies.rules import Rule
+from policies.preferences import Topic
+from policies.rules import PreferenceRule, Rule
+from policies.rules.preference import PREFERENCE
 
 __all__ = ["ConsentMode", "Policy", "Rule"]
 
@@ -45,6 +47,12 @@ class Policy(BaseModel):
     weights: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list, max_length=100)
     consent: dict[str, ConsentMode] = Field(default_factory=dict)
+    topics: list[Topic] = Field(
+        default_factory=list,
+        max_length=100,
+        description="what marketing campaigns are about (`新製品`, `セミナー`): a campaign "
+        "names one as its `topic`, a contact chooses among them in its preferences",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -52,7 +60,11 @@ class Policy(BaseModel):
         cls, data: Any, handler: ModelWrapValidatorHandler[Policy], info: ValidationInfo
     ) -> Policy:
         context = info.context if isinstance(info.context, Mapping) else {}
-        found = [*_repeated_names(data), *_unknown_channels(data, context.get(_CHANNELS))]
+        found = [
+            *_repeated_names(data),
+            *_repeated_topics(data),
+            *_unknown_channels(data, context.get(_CHANNELS)),
+        ]
         try:
             policy = handler(data)
         except ValidationError as exc:
@@ -77,6 +89,18 @@ class Policy(BaseModel):
                 "consent": {**consent, **self.consent},
             }
         )
+
+    def with_preference_rule(self) -> Policy:
+        """The policy with the contact's preferences in force: the `preference` rule last,
+        unless the document places it (no document can leave it out)."""
+        if any(rule.type == PREFERENCE for rule in self.rules):
+            return self
+        completed = self.model_copy(
+            update={"rules": [*self.rules, PreferenceRule(type=PREFERENCE)]}
+        )
+        # A copy takes the cached properties along: this one depends on the rules.
+        completed.__dict__.pop("longest_window", None)
+        return completed
 
     def weight(self, channel: str, override: float | None = None) -> float:
         """What one touch on `channel` costs (a step may set its own weight)."""
@@ -117,11 +141,26 @@ def _repeated_names(data: Any) -> Iterator[InitErrorDetails]:
         name = rule.get("name")
         if not isinstance(name, str):
             continue
+        if name == PREFERENCE and rule.get("type") != PREFERENCE:
+            message = f"{PREFERENCE!r} is the name of the contact's preferences rule"
+            yield _problem(("rules", index, "name"), name, message)
         if name in first:
             message = f"rule names must be unique: {name!r} is also the name of rule {first[name]}"
             yield _problem(("rules", index, "name"), name, message)
         else:
             first[name] = index
+
+
+def _repeated_topics(data: Any) -> Iterator[InitErrorDetails]:
+    """Each topic listed before, at its place."""
+    topics = data.get("topics") if isinstance(data, Mapping) else None
+    if isinstance(topics, list):
+        seen: set[str] = set()
+        for index, topic in enumerate(topics):
+            if isinstance(topic, str) and topic in seen:
+                yield _problem(("topics", index), topic, f"the topic {topic!r} is listed twice")
+            if isinstance(topic, str):
+                seen.add(topic)
 
 
 def _unknown_channels(data: Any, known: Collection[str] | None) -> Iterator[InitErrorDetails]:

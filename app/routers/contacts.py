@@ -1,4 +1,4 @@
-"""`/v1/contacts`: upsert one or many, read, erase, consent, timeline."""
+"""`/v1/contacts`: upsert one or many, read, erase, consent, preferences, timeline."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from app.schemas.contacts import (
     ConsentEntryPublic,
     ContactList,
     ContactPublic,
+    PreferencesUpdate,
     RowProblem,
 )
 from app.schemas.policy import PressurePublic
 from app.schemas.problems import problem_responses
 from app.schemas.timeline import Timeline, entry_schema
 from orchestrator.models import ContactUpsert
+from orchestrator.models.contact import ContactPreferences
 from orchestrator.services.contacts import MAX_BULK_ROWS, ConsentChange, ContactService
+from orchestrator.services.preferences import PreferenceService
 from orchestrator.services.pressure import PressureService
 from orchestrator.services.timeline import TimelineService
 
@@ -169,6 +172,27 @@ async def record_consent(
     return ConsentEntryPublic.model_validate(entry)
 
 
+@router.put(
+    "/{contact_id:int}/preferences",
+    response_model=ContactPreferences,
+    responses=problem_responses(404, 413),
+    summary="Set the contact's own preferences",
+)
+async def set_preferences(
+    contact_id: ContactId,
+    update: PreferencesUpdate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _key: CampaignsKey,
+) -> ContactPreferences:
+    """Replace the contact's channels, caps, topics and pause; each change is logged with
+    source `api`. Every campaign, channel and caller obeys them from the next decision."""
+    service = PreferenceService(session, runtime.clock, runtime.channels)
+    return await service.replace(
+        contact_id, update.chosen(), source="api", evidence=update.evidence
+    )
+
+
 @router.get(
     "/{contact_id:int}/timeline",
     response_model=Timeline,
@@ -182,7 +206,8 @@ async def timeline(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Timeline:
-    """Touches with their policy decisions, events and consent changes, newest first."""
+    """Touches with their policy decisions, events, consent and preference changes, newest
+    first."""
     page = await TimelineService(session).page(contact_id, cursor, limit)
     return Timeline(items=[entry_schema(e) for e in page.entries], next_cursor=page.next_cursor)
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.schemas.problems import ProblemDetail
 from orchestrator.models import PostalAddress
-from orchestrator.models.contact import ConsentStatus, ContactBase
+from orchestrator.models.checks import storable
+from orchestrator.models.contact import ConsentStatus, ContactBase, ContactPreferences
+from policies.preferences import Preferences
 
 __all__ = [
     "BulkUpsertResult",
     "ConsentEntryPublic",
     "ContactList",
     "ContactPublic",
+    "PreferencesUpdate",
     "RowProblem",
 ]
 
@@ -33,6 +36,10 @@ class ContactPublic(ContactBase):
     # The stored document, as clients gave it (a different type on purpose).
     address: PostalAddress | None = None  # type: ignore[assignment]
     consent: dict[str, ConsentStatus]
+    preferences: Preferences | None = Field(
+        description="the contact's own choices of channels and topics (null: none); its "
+        "pause is `paused_until`; set with `PUT /v1/contacts/{id}/preferences`"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -72,3 +79,23 @@ class ConsentEntryPublic(BaseModel):
     source: str
     evidence: dict[str, Any]
     recorded_at: datetime
+
+
+class PreferencesUpdate(ContactPreferences):
+    """The contact's preferences, whole: what the body leaves out is cleared. The change is
+    logged with source `api` and the `evidence` given."""
+
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, description="how they were given: a form, a mail, who took them"
+    )
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
+
+    def chosen(self) -> ContactPreferences:
+        """The preferences without the evidence."""
+        return ContactPreferences(
+            channels=self.channels, topics=self.topics, paused_until=self.paused_until
+        )

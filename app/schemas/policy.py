@@ -55,7 +55,8 @@ class PolicyPublic(BaseModel):
 
 
 class RulePressurePublic(BaseModel):
-    """One rule now: caps give used and limit; `next_free` is when it next lets a touch by."""
+    """One rule now: caps give used and limit; `next_free` is when it next lets a touch by.
+    The contact's own caps come as rules of type `preference`, one for each capped channel."""
 
     name: str
     type: str

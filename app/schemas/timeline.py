@@ -1,5 +1,5 @@
-"""The timeline's entries: touches with their decisions, events, consent changes, and
-enrollments starting and ending."""
+"""The timeline's entries: touches with their decisions, events, consent and preference
+changes, and enrollments starting and ending."""
 
 from __future__ import annotations
 
@@ -90,6 +90,26 @@ class ConsentEntry(BaseModel):
         return cls(**_columns(cls, entry), at=entry.at)
 
 
+class PreferenceEntry(BaseModel):
+    """A change the contact made to its preferences: `item` (`channels.<name>`, `topics`,
+    `paused_until`) from `old` to `new` (null: no preference), where it came from
+    (`preference_center`, `api`, `call`), the proof, and the touch it came through."""
+
+    kind: Literal["preference"] = "preference"
+    at: datetime
+    id: int
+    item: str
+    old: Any
+    new: Any
+    source: str
+    evidence: dict[str, Any]
+    touch_id: int | None
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> PreferenceEntry:
+        return cls(**_columns(cls, entry), at=entry.at)
+
+
 class EnrollmentEntry(BaseModel):
     """The contact entered a campaign (`started`), or left it: `completed` (after its last
     step), `exited` (`reason`: `goal`, `archived`, `erased`, `blocked` for a send step's
@@ -124,14 +144,14 @@ def _columns(schema: type[BaseModel], entry: TimelineEntry) -> dict[str, Any]:
     return {n: getattr(entry.row, n) for n in schema.model_fields if n not in ("kind", "at")}
 
 
-Entry = Annotated[
-    TouchEntry | EventEntry | ConsentEntry | EnrollmentEntry, Field(discriminator="kind")
-]
+AnyEntry = TouchEntry | EventEntry | ConsentEntry | PreferenceEntry | EnrollmentEntry
+Entry = Annotated[AnyEntry, Field(discriminator="kind")]
 
-_SCHEMAS: dict[str, type[TouchEntry | EventEntry | ConsentEntry | EnrollmentEntry]] = {
+_SCHEMAS: dict[str, type[AnyEntry]] = {
     "touch": TouchEntry,
     "event": EventEntry,
     "consent": ConsentEntry,
+    "preference": PreferenceEntry,
     "enrollment_started": EnrollmentEntry,
     "enrollment_ended": EnrollmentEntry,
 }
@@ -144,6 +164,6 @@ class Timeline(BaseModel):
     next_cursor: str | None
 
 
-def entry_schema(entry: TimelineEntry) -> TouchEntry | EventEntry | ConsentEntry | EnrollmentEntry:
+def entry_schema(entry: TimelineEntry) -> AnyEntry:
     """The response shape of one timeline entry."""
     return _SCHEMAS[entry.kind].of(entry)

@@ -119,12 +119,13 @@ def build_message(
             ("List-Unsubscribe", f"<{unsubscribe}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
-    footer = _footer(sender, unsubscribe) if marketing else ""
+    preferences = links.preferences if links is not None and marketing else None
+    footer = _footer(sender, unsubscribe, preferences) if marketing else ""
     parts = []
     if text is not None or html is None:
         parts.append(Part("plain", (text or "") + (f"\n\n-- \n{footer}" if footer else "")))
     if html is not None:
-        html += _html_footer(sender, unsubscribe) if marketing else ""
+        html += _html_footer(sender, unsubscribe, preferences) if marketing else ""
         if marketing and links is not None:
             html += f'<img src="{escape(links.open)}" width="1" height="1" alt="">'
         parts.append(Part("html", html))
@@ -134,15 +135,19 @@ def build_message(
         raise UnsendableMessage("the rendered message is not valid Unicode") from exc
 
 
-def _footer(sender: SenderIdentity, unsubscribe: str | None) -> str:
+def _footer(sender: SenderIdentity, unsubscribe: str | None, preferences: str | None) -> str:
     lines = [line for line in (sender.name, sender.postal_address, sender.address) if line]
     if unsubscribe:
         lines.append(f"配信停止 / Unsubscribe: {unsubscribe}")
+    if preferences:
+        lines.append(f"配信設定 / Preferences: {preferences}")
     return "\n".join(lines)
 
 
-def _html_footer(sender: SenderIdentity, unsubscribe: str | None) -> str:
+def _html_footer(sender: SenderIdentity, unsubscribe: str | None, preferences: str | None) -> str:
     lines = [escape(line) for line in (sender.name, sender.postal_address, sender.address) if line]
     if unsubscribe:
         lines.append(f'<a href="{escape(unsubscribe)}">配信停止 / Unsubscribe</a>')
+    if preferences:
+        lines.append(f'<a href="{escape(preferences)}">配信設定 / Preferences</a>')
     return f"<hr><p>{'<br>'.join(lines)}</p>"

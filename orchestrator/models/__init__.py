@@ -3,7 +3,7 @@
 from orchestrator.models.api_key import ApiKey
 from orchestrator.models.base import metadata
 from orchestrator.models.campaign import Campaign, CampaignVersion
-from orchestrator.models.contact import ConsentLog, Contact, Suppression
+from orchestrator.models.contact import ConsentLog, Contact, PreferenceLog, Suppression
 from orchestrator.models.contact_input import ContactUpsert, PostalAddress
 from orchestrator.models.enrollment import Enrollment
 from orchestrator.models.event import Event
@@ -26,6 +26,7 @@ __all__ = [
     "InstallationValue",
     "PolicyVersion",
     "PostalAddress",
+    "PreferenceLog",
     "ScheduleRun",
     "StepEntry",
     "Suppression",

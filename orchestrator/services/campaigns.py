@@ -9,10 +9,12 @@ from typing import Any, Literal
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.base import Channel
+from orchestrator.campaign_checks import check_topic
 from orchestrator.clock import Clock
 from orchestrator.definitions import CampaignDefinition, SendStep
 from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import Campaign, CampaignVersion
+from orchestrator.policy_in_force import policy_in_force
 from orchestrator.store.campaigns import CampaignStore
 from orchestrator.store.enrollments import EnrollmentStore
 from orchestrator.store.signals import notify_dispatchers
@@ -63,6 +65,7 @@ class CampaignService:
     async def create(self, definition: CampaignDefinition) -> CampaignView:
         """Store a new campaign as a draft, version 1."""
         self._check_configured(definition)
+        await self._check_topic(definition)
         now = self._clock.now()
         campaign = Campaign(
             name=definition.name,
@@ -105,6 +108,7 @@ class CampaignService:
         """Replace the definition: in place while a draft, as a new version once it has run
         (running enrollments finish on the version they began on)."""
         self._check_configured(definition)
+        await self._check_topic(definition)
         campaign = await self._existing(campaign_id, lock=True)
         if campaign.status == "archived":
             raise Conflict(f"campaign {campaign_id} is archived and cannot change")
@@ -168,6 +172,10 @@ class CampaignService:
                 f"{article} {campaign.status} campaign cannot {action}; "
                 f"it can {', '.join(allowed) if allowed else 'do nothing more'}"
             )
+        if action == "activate":  # the policy may have dropped the topic since
+            view = await self.get(campaign_id)
+            definition = CampaignDefinition.model_validate(view.definition)
+            await self._check_topic(definition, location=("definition",))
         now = self._clock.now()
         if action == "pause":
             await self._enrollments.set_campaign_state(campaign_id, "active", "paused", now)
@@ -181,6 +189,14 @@ class CampaignService:
         self._campaigns.add(campaign)
         await self._campaigns.flush()
         return await self.get(campaign_id)
+
+    async def _check_topic(
+        self, definition: CampaignDefinition, location: tuple[str, ...] = ("body",)
+    ) -> None:
+        """422 at `topic` unless the policy in force lists the campaign's topic."""
+        if definition.topic is not None:
+            topics = (await policy_in_force(self._session)).policy.topics
+            check_topic(definition, topics, location=location)
 
     async def _existing(self, campaign_id: int, *, lock: bool = False) -> Campaign:
         campaign = await self._campaigns.get(campaign_id, lock=lock)

@@ -11,11 +11,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.base import Channel
 from orchestrator.errors import NotFound
 from orchestrator.policy_in_force import policy_in_force
-from orchestrator.snapshots import address_hashes, snapshot, suppressed_channels
+from orchestrator.snapshots import (
+    address_hashes,
+    contact_facts,
+    preferences_of,
+    snapshot,
+    suppressed_channels,
+)
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.suppressions import SuppressionStore
 from orchestrator.store.touches import TouchStore
-from policies import Allow, Candidate, ContactFacts, Defer, History, evaluate
+from policies import Allow, Candidate, Defer, History, evaluate
+from policies.rules import PreferenceRule
 
 __all__ = ["ChannelPressure", "Pressure", "PressureService", "RulePressure"]
 
@@ -71,6 +78,12 @@ class PressureService:
         costs = {name: policy.weight(name) for name in self._channels}
         rules = []
         for rule in policy.rules:
+            if isinstance(rule, PreferenceRule):  # a cap for each channel the contact capped
+                for channel, reading in rule.readings(
+                    history, preferences_of(contact), now
+                ).items():
+                    rules.append(RulePressure(rule.name, rule.type, [channel], *reading))
+                continue
             reading = rule.reading(history, costs, contact.timezone, now)
             rules.append(RulePressure(rule.name, rule.type, rule.channels, *reading))
 
@@ -78,7 +91,7 @@ class PressureService:
         every_hash = {h for found in hashes.values() for h in found}
         rows = await SuppressionStore(self._session).matching([contact_id], every_hash)
         suppressed = suppressed_channels(contact, hashes, rows)
-        facts = ContactFacts(contact.timezone, contact.consent, contact.paused_until, suppressed)
+        facts = contact_facts(contact, suppressed)
         seen = snapshot(contact)
         channels = []
         for name, adapter in sorted(self._channels.items()):

@@ -16,7 +16,9 @@ from orchestrator.clock import Clock
 from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import ApiKey, ConsentLog, Contact, Event, Touch
 from orchestrator.models.checks import storable
+from orchestrator.models.contact import ContactPreferences
 from orchestrator.services.events import EventService
+from orchestrator.services.preferences import PreferenceService
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.touches import TouchStore
@@ -64,11 +66,17 @@ class TaskHeartbeat(_WorkerInput):
 
 
 class TaskCompletion(_WorkerInput):
-    """The outcome of a task, what the worker learned, and any consent the contact gave."""
+    """The outcome of a task, what the worker learned, and any consent or preferences the
+    contact gave."""
 
     outcome: str = Field(min_length=1, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict)
     consent: dict[str, Literal["opted_in", "opted_out", "unknown"]] = Field(default_factory=dict)
+    preferences: ContactPreferences | None = Field(
+        default=None,
+        description="what the contact asked for on the call: the channels named, and "
+        "`topics` and `paused_until` if given, change; the rest stays (logged as `call`)",
+    )
     notes: str | None = Field(default=None, max_length=10_000)
 
 
@@ -200,6 +208,7 @@ class TaskService:
         if completion.outcome in channel.opt_out_outcomes:
             consent[touch.channel] = "opted_out"
         await self._record_consent(touch, completion, consent, now)
+        await self._record_preferences(touch, completion)
         await self._event_intake.record(
             contact_id=touch.contact_id,
             type=channel.outcome_event,
@@ -249,6 +258,22 @@ class TaskService:
         if touch.lease_until is None or touch.lease_until < now:
             raise Conflict(f"the lease on task {touch_id} has expired; claim it again")
         return touch, now
+
+    async def _record_preferences(self, touch: Touch, completion: TaskCompletion) -> None:
+        """The contact's wishes said on the call, logged with source `call` and the task."""
+        if completion.preferences is None:
+            return
+        contact = await self._contacts.get(touch.contact_id)
+        if contact is None:
+            return  # erased meanwhile: nothing to record preferences for
+        await PreferenceService(self._session, self._clock, self._channels).amend(
+            contact,
+            completion.preferences,
+            source="call",
+            evidence={"worker": completion.worker, "notes": completion.notes},
+            touch_id=touch.id,
+            location=("body", "preferences"),
+        )
 
     async def _record_consent(
         self, touch: Touch, completion: TaskCompletion, consent: Mapping[str, str], now: datetime

@@ -13,7 +13,15 @@ from sqlmodel import col
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from orchestrator.models import ConsentLog, Contact, Enrollment, Event, Suppression, Touch
+from orchestrator.models import (
+    ConsentLog,
+    Contact,
+    Enrollment,
+    Event,
+    PreferenceLog,
+    Suppression,
+    Touch,
+)
 from orchestrator.models.contact import ContactBase
 from orchestrator.store.dialect import insert, insert_unnested, is_postgresql, one_of
 
@@ -50,9 +58,11 @@ class ContactRecord(Protocol):
     def consent(self) -> dict[str, str]: ...
     @property
     def erased_at(self) -> datetime | None: ...
+    @property
+    def preferences(self) -> dict[str, Any] | None: ...
 
 
-_RECORD_FIELDS = ("id", *ContactBase.model_fields, "consent", "erased_at")
+_RECORD_FIELDS = ("id", *ContactBase.model_fields, "consent", "preferences", "erased_at")
 _RECORD_COLUMNS = [_contact.c[name] for name in _RECORD_FIELDS]
 # The record's tuple is made from the model family, so a new contact field reaches the
 # engine without an edit here. mypy cannot follow a computed list of fields (the ignore):
@@ -181,13 +191,14 @@ class ContactStore:
         await self._session.exec(
             update(_contact)
             .where(_contact.c.id == contact_id)
-            .values({**_ERASED, "updated_at": now, "erased_at": now})
+            .values({**_ERASED, "preferences": None, "updated_at": now, "erased_at": now})
         )
-        await self._session.exec(
-            update(ConsentLog)
-            .where(col(ConsentLog.contact_id) == contact_id)
-            .values(evidence={"erased": True})
-        )
+        for log in (ConsentLog, PreferenceLog):
+            await self._session.exec(
+                update(log)
+                .where(col(log.contact_id) == contact_id)
+                .values(evidence={"erased": True})
+            )
         await self._session.exec(
             update(Touch)
             .where(col(Touch.contact_id) == contact_id)

@@ -1,5 +1,5 @@
-"""The queries behind a contact's timeline: touches, events, consent changes, and their
-enrollments starting and ending, by time."""
+"""The queries behind a contact's timeline: touches, events, consent and preference
+changes, and their enrollments starting and ending, by time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from orchestrator.models import Campaign, ConsentLog, Enrollment, Event, Touch
+from orchestrator.models import Campaign, ConsentLog, Enrollment, Event, PreferenceLog, Touch
 
 __all__ = ["KINDS", "RANK", "Position", "TimelineStore"]
 
@@ -18,6 +18,7 @@ __all__ = ["KINDS", "RANK", "Position", "TimelineStore"]
 #: a later kind comes first (an enrollment starts before its touches, ends after them).
 KINDS: dict[str, tuple[type[SQLModel], str]] = {
     "consent": (ConsentLog, "recorded_at"),
+    "preference": (PreferenceLog, "recorded_at"),
     "enrollment_started": (Enrollment, "created_at"),
     "event": (Event, "occurred_at"),
     "touch": (Touch, "created_at"),
@@ -61,6 +62,9 @@ class TimelineStore:
             .where(*conditions)
             .order_by(*order)
             .limit(limit)
+            # An enrollment is read once as started and once as ended: the second read must
+            # see what the engine committed in between (its end), not the first read's row.
+            .execution_options(populate_existing=True)
         )
         return [(row, name) for row, name in await self._session.exec(query)]
 

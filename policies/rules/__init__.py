@@ -13,11 +13,21 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from policies.rules.base import Reading, RuleBase
 from policies.rules.cap import CapRule
 from policies.rules.gap import MinGapRule
+from policies.rules.preference import PreferenceRule
 from policies.rules.quiet_hours import QuietHoursRule
 
-__all__ = ["RULE_TYPES", "CapRule", "MinGapRule", "QuietHoursRule", "Reading", "Rule", "RuleBase"]
+__all__ = [
+    "RULE_TYPES",
+    "CapRule",
+    "MinGapRule",
+    "PreferenceRule",
+    "QuietHoursRule",
+    "Reading",
+    "Rule",
+    "RuleBase",
+]
 
-AnyRule = CapRule | MinGapRule | QuietHoursRule
+AnyRule = CapRule | MinGapRule | QuietHoursRule | PreferenceRule
 
 _MODELS: tuple[type[RuleBase], ...] = get_args(AnyRule)
 

@@ -1,5 +1,5 @@
-"""The checks that come before the rules: suppression, consent, an address, and the
-contact's own pause."""
+"""The checks that come before the rules: suppression, consent, a channel the contact
+switched off, an address, and the contact's own pause."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from policies.decision import Block
 from policies.explain import at_local
 from policies.facts import Candidate, ContactFacts
 from policies.model import Policy
+from policies.rules.preference import switched_off
 
 __all__ = ["Pause", "paused", "permission_refused"]
 
 
 def permission_refused(candidate: Candidate, policy: Policy, contact: ContactFacts) -> Block | None:
-    """The checks no touch gets past, whatever the clock says: suppression, consent, an
-    address. (Checked again just before a queued message leaves: consent can change.)"""
+    """The checks no touch gets past, whatever the clock says: suppression, consent, a
+    channel the contact switched off, an address. (Checked again just before a queued
+    message leaves: consent can change.)"""
     channel = candidate.channel
     if channel in contact.suppressed or "*" in contact.suppressed:
         return Block("suppression", f"The contact is suppressed on {channel}.")
@@ -26,6 +28,9 @@ def permission_refused(candidate: Candidate, policy: Policy, contact: ContactFac
     marketing = candidate.category == "marketing"
     if marketing and policy.consent.get(channel) == "opt_in" and status != "opted_in":
         return Block("consent", f"{channel} needs the contact's opt-in, and there is none.")
+    off = switched_off(candidate, contact)
+    if off is not None:
+        return off
     if candidate.address is None:
         return Block("address", f"The contact has no address for {channel}.")
     return None

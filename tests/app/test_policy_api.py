@@ -111,7 +111,7 @@ EVERY_PROBLEM: list[tuple[str, Any, list[tuple[list[Any], str]]]] = [
             (["body", "rules", 1, "holidays"],
              "no public holidays are known for country 'Atlantis'"),
             (["body", "rules", 2, "type"],
-             "unknown rule type 'teleport'; known: cap, min_gap, quiet_hours"),
+             "unknown rule type 'teleport'; known: cap, min_gap, preference, quiet_hours"),
             (["body", "consent", "sns"], "Input should be 'opt_in' or 'opt_out'"),
             (["body", "rules", 1, "name"], repeated("weekly", 0)),
             (["body", "rules", 2, "name"], repeated("weekly", 0)),
@@ -231,7 +231,8 @@ async def test_an_empty_document_is_answered_with_everything_it_defaulted(client
         *(f"weights.{name}" for name in names),
         *(f"consent.{name}" for name in names),
     ]
-    assert stored.json()["document"]["rules"] == []
+    # No rules but the contact's preferences, which every policy in force ends with.
+    assert [rule["type"] for rule in stored.json()["document"]["rules"]] == ["preference"]
     assert "defaulted" not in (await client.get("/v1/policy")).json()
 
 

@@ -10,6 +10,7 @@ from channels.email import EmailChannel, SmtpConfig
 from channels.email.message import SenderIdentity
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.housekeeping import reap_leases
+from orchestrator.models import Contact
 from orchestrator.outbox import Outbox
 from orchestrator.store.touches import TouchStore
 from tests.engine import CHANNELS, add_contacts, enroll, launch, touches
@@ -237,3 +238,18 @@ async def test_a_message_whose_answer_is_lost_is_in_doubt_and_never_sent_twice(
     assert touch.status == "in_doubt"
     assert "the relay may have it" in (touch.error or "")
     assert len(sink.messages) == 1
+
+
+async def test_mail_queued_before_the_contact_switched_email_off_is_withdrawn_not_sent(
+    sessions, clock, channels, sink
+):
+    (contact_id,) = await dispatch_welcome(sessions, clock, channels, count=1)
+    async with sessions.begin() as session:  # set as the preference center stores it
+        contact = await session.get(Contact, contact_id)
+        assert contact is not None
+        contact.preferences = {"channels": {"email": {"allowed": False}}}
+        session.add(contact)
+    assert await outbox(sessions, clock, channels).run_once() == 1
+    (touch,) = await touches(sessions, channel="email")
+    assert touch.status == "canceled"
+    assert sink.messages == []

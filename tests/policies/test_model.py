@@ -20,7 +20,7 @@ def problems(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
 
 
 def test_the_rule_types_are_the_tags_of_the_rule_union():
-    assert RULE_TYPES == ("cap", "min_gap", "quiet_hours")
+    assert RULE_TYPES == ("cap", "min_gap", "quiet_hours", "preference")
 
 
 def test_a_policy_built_directly_still_refuses_a_repeated_rule_name():
