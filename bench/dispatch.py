@@ -131,7 +131,8 @@ def _touch(enrollment: Any, now: datetime) -> NewTouch:
         "campaign_id": enrollment.campaign_id, "campaign_version": enrollment.campaign_version,
         "step_id": enrollment.step_id, "channel": "phone", "category": "marketing",
         "status": "queued", "weight": 3.0, "idempotency_key": f"bare:{enrollment.id}",
-        "rule": None, "reason": None, "policy_version": None, "defer_until": None,
+        "rule": None, "also_held": None, "reason": None, "policy_version": None,
+        "defer_until": None,
         "content": {"script": "x"}, "error": None, "attempts": 0,
         "created_at": now, "updated_at": now,
     }  # fmt: skip
