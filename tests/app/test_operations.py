@@ -64,10 +64,9 @@ async def test_a_request_the_database_cannot_take_is_a_503_that_says_so(app, cli
     assert response.headers["Retry-After"] == "5"
 
 
-async def test_a_full_disk_is_a_503_that_says_so(app, client, database_url):
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a page limit is SQLite's
+async def test_a_full_disk_is_a_503_that_says_so(app, client):
     """SQLite's own "database or disk is full", from a page limit on the app's connection."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("a page limit is SQLite's")
     engine = app.state.runtime.engine
     async with engine.connect() as connection:
         pages = (await connection.exec_driver_sql("PRAGMA page_count")).scalar_one()
