@@ -29,6 +29,13 @@ class Enrollment(SQLModel, table=True):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        # Its first look: enrollments waiting for an event, due now that it came.
+        Index(
+            "ix_enrollment_waiting_due",
+            "next_action_at",
+            sqlite_where=text("state = 'active' AND awaiting_event"),
+            postgresql_where=text("state = 'active' AND awaiting_event"),
+        ),
         Index("ix_enrollment_contact_id", "contact_id"),
         # One running enrollment per contact and campaign, whoever enrolls them at once.
         Index(

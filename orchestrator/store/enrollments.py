@@ -69,18 +69,14 @@ class EnrollmentStore:
         together, whichever process claims them. On PostgreSQL the contact rows stay locked
         (`SKIP LOCKED` lets other dispatchers pass them by) until the transaction ends; a
         crashed dispatcher's locks go with its connection. SQLite's single writer needs none.
+
+        Enrollments that waited for an event come first: the event (a click, a call's
+        outcome) made them due now, and a reaction must not queue behind thousands of
+        enrollments due by time before it.
         """
-        due = (
-            select(_enrollment.c.contact_id)
-            .where(_enrollment.c.state == "active", _enrollment.c.next_action_at <= now)
-            .order_by(_enrollment.c.next_action_at)
-            .limit(limit)
-        )
-        if is_postgresql(self._session):
-            due = due.join(_contact, _contact.c.id == _enrollment.c.contact_id).with_for_update(
-                of=_contact, skip_locked=True
-            )
-        contact_ids = set((await self._session.exec(due)).all())
+        contact_ids = await self._due_contacts(now, limit, waiting_first=True)
+        if len(contact_ids) < limit:
+            contact_ids |= await self._due_contacts(now, limit - len(contact_ids))
         if not contact_ids:
             return []
         query = select_columns(*_DUE_COLUMNS).where(
@@ -96,6 +92,26 @@ class EnrollmentStore:
         # sqlmodel's `exec` is typed for up to four columns; this reads eleven.
         result = await self._session.exec(query)  # type: ignore[call-overload]
         return [DueEnrollment(*row) for row in result.all()]
+
+    async def _due_contacts(
+        self, now: datetime, limit: int, *, waiting_first: bool = False
+    ) -> set[int]:
+        """The contacts of up to `limit` due enrollments, earliest due first (of those
+        waiting for an event only, with `waiting_first`), locked on PostgreSQL."""
+        where = [_enrollment.c.state == "active", _enrollment.c.next_action_at <= now]
+        if waiting_first:
+            where.append(_enrollment.c.awaiting_event.is_(True))
+        due = (
+            select(_enrollment.c.contact_id)
+            .where(*where)
+            .order_by(_enrollment.c.next_action_at)
+            .limit(limit)
+        )
+        if is_postgresql(self._session):
+            due = due.join(_contact, _contact.c.id == _enrollment.c.contact_id).with_for_update(
+                of=_contact, skip_locked=True
+            )
+        return set((await self._session.exec(due)).all())
 
     async def save_positions(self, rows: Sequence[EnrollmentPosition]) -> None:
         """Store where each enrollment now is."""
