@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from orchestrator.clock import Clock
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.leases import LeaseStore
 
 __all__ = ["reap_leases"]
 
@@ -20,7 +20,7 @@ async def reap_leases(sessions: async_sessionmaker[AsyncSession], clock: Clock) 
     """Release expired claims and mark expired sends in doubt; (released, in doubt)."""
     now = clock.now()
     async with sessions.begin() as session:
-        store = TouchStore(session)
+        store = LeaseStore(session)
         released = await store.release_expired_claims(now)
         in_doubt = await store.mark_in_doubt(now)
     if in_doubt:

@@ -39,8 +39,9 @@ from orchestrator.services.events import EventService
 from orchestrator.snapshots import snapshot
 from orchestrator.store.contacts import ContactRecord, ContactStore
 from orchestrator.store.dialect import is_postgresql
+from orchestrator.store.leases import DeliveryOutcome, LeaseStore
 from orchestrator.store.suppressions import SuppressionStore
-from orchestrator.store.touches import DeliveryOutcome, TouchStore
+from orchestrator.store.touches import TouchStore
 from orchestrator.tracking import LinkMaker
 from orchestrator.withdrawals import refused, withdrawn
 
@@ -180,7 +181,7 @@ class Outbox:
         now = self._clock.now()
         senders = [name for name, channel in self._channels.items() if channel.mode == "send"]
         async with self._sessions.begin() as session:
-            batch = await TouchStore(session).claim_outbox(
+            batch = await LeaseStore(session).claim_outbox(
                 senders, self._batch_size, now + self._claim_lease, now
             )
             if not batch:
@@ -231,9 +232,9 @@ class Outbox:
         rows = [self._row(outcome, now) for outcome in outcomes]
         lease_until = now + self._lease
         if status is not None:
-            return await TouchStore(status).settle_and_start(rows, starts, lease_until, now)
+            return await LeaseStore(status).settle_and_start(rows, starts, lease_until, now)
         async with self._sessions.begin() as session:
-            return await TouchStore(session).settle_and_start(rows, starts, lease_until, now)
+            return await LeaseStore(session).settle_and_start(rows, starts, lease_until, now)
 
     async def _lane(
         self, writer: _GroupWriter, queue: deque[Touch], contacts: Mapping[int, ContactRecord]

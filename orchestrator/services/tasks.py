@@ -21,6 +21,7 @@ from orchestrator.services.events import EventService
 from orchestrator.services.preferences import PreferenceService
 from orchestrator.store.contacts import ContactStore
 from orchestrator.store.events import EventStore
+from orchestrator.store.leases import LeaseStore
 from orchestrator.store.touches import TouchStore
 from orchestrator.withdrawals import refused, withdrawn
 
@@ -130,7 +131,7 @@ class TaskService:
         assert key.id is not None  # a key that authenticated is stored
         now = self._clock.now()
         until = now + timedelta(seconds=claim.lease_seconds)
-        touches = await self._touches.claim_tasks(
+        touches = await LeaseStore(self._session).claim_tasks(
             claim.channel,
             claim.worker,
             key.id,

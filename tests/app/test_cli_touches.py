@@ -8,7 +8,7 @@ from datetime import timedelta
 from app.database import create_engine, create_sessionmaker
 from orchestrator.clock import FakeClock
 from orchestrator.housekeeping import reap_leases
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.leases import LeaseStore
 from tests.app.test_cli import environment, kizuna
 from tests.conftest import START
 from tests.engine import CHANNELS
@@ -26,7 +26,7 @@ async def interrupt_sends(url: str, count: int, interrupted: int) -> list[tuple[
     try:
         await dispatch_welcome(sessions, clock, CHANNELS, count=count)
         async with sessions.begin() as session:
-            store = TouchStore(session)
+            store = LeaseStore(session)
             claimed = await store.claim_outbox(["email"], interrupted, clock.now(), clock.now())
             await store.settle_and_start([], claimed, clock.now(), clock.now())
         clock.advance(timedelta(seconds=1))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from channels.email import EmailChannel, MemorySmtp, SmtpConfig
 from orchestrator.housekeeping import reap_leases
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.leases import LeaseStore
 from tests.app.test_auth import bearer, make_key
 from tests.app.test_campaigns_api import activate, define
 from tests.app.test_contacts_api import assert_problem
@@ -93,7 +93,7 @@ async def test_a_relay_that_answers_again_makes_readyz_ready_and_the_mail_goes(
 async def put_in_doubt(sessions, clock) -> int:
     """A sender took the queued mail into its SMTP transaction and died there."""
     async with sessions.begin() as session:
-        store = TouchStore(session)
+        store = LeaseStore(session)
         (touch,) = await store.claim_outbox(["email"], 10, clock.now(), clock.now())
         await store.settle_and_start([], [touch], clock.now(), clock.now())
     clock.advance(timedelta(seconds=1))

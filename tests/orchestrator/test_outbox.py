@@ -12,7 +12,7 @@ from orchestrator.catalog import CampaignCatalog
 from orchestrator.housekeeping import reap_leases
 from orchestrator.models import Contact
 from orchestrator.outbox import Outbox
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.leases import LeaseStore
 from tests.engine import CHANNELS, add_contacts, enroll, launch, touches
 from tests.smtp_sink import smtp_sink
 
@@ -123,7 +123,7 @@ async def test_a_claim_no_sender_started_goes_back_to_the_queue_and_is_sent(
 ):
     await dispatch_welcome(sessions, clock, channels, count=1)
     async with sessions.begin() as session:  # a sender claims, then dies before sending
-        claimed = await TouchStore(session).claim_outbox(
+        claimed = await LeaseStore(session).claim_outbox(
             ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
         )
     assert [t.status for t in claimed] == ["claimed"]
@@ -140,7 +140,7 @@ async def test_a_send_cut_off_by_a_crash_is_in_doubt_and_not_sent_again(
 ):
     await dispatch_welcome(sessions, clock, channels, count=1)
     async with sessions.begin() as session:  # a sender starts the send, then dies
-        store = TouchStore(session)
+        store = LeaseStore(session)
         (claimed,) = await store.claim_outbox(
             ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
         )
@@ -161,14 +161,14 @@ async def test_a_claim_that_expired_and_went_to_another_sender_is_not_started(
 ):
     await dispatch_welcome(sessions, clock, channels, count=1)
     async with sessions.begin() as session:
-        (stale,) = await TouchStore(session).claim_outbox(
+        (stale,) = await LeaseStore(session).claim_outbox(
             ["email"], 10, clock.now() + timedelta(minutes=5), clock.now()
         )
     clock.advance(timedelta(minutes=6))
     await reap_leases(sessions, clock)
     assert await outbox(sessions, clock, channels).run_once() == 1
     async with sessions.begin() as session:
-        started = await TouchStore(session).settle_and_start(
+        started = await LeaseStore(session).settle_and_start(
             [], [stale], clock.now() + timedelta(minutes=30), clock.now()
         )
     assert started == set()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.dispatcher import Dispatcher
-from orchestrator.store.touches import TouchStore
+from orchestrator.store.leases import LeaseStore
 from tests.engine import CHANNELS, add_contacts, enroll, launch, worker_key
 
 CALLS = {
@@ -21,7 +21,7 @@ async def claim(sessions, clock, budget: int, limit: int = 10) -> list[int]:
     async with sessions.begin() as session:
         key = await worker_key(session, clock)
         assert key.id is not None
-        claimed = await TouchStore(session).claim_tasks(
+        claimed = await LeaseStore(session).claim_tasks(
             "phone",
             "w1",
             key.id,
