@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +24,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from channels.base import Channel, ContactSnapshot
-from orchestrator.admission import Admission, CandidateTouch, also_held
+from channels.base import Channel
+from orchestrator.admission import Admission, CandidateTouch
 from orchestrator.catalog import CampaignCatalog
 from orchestrator.clock import Clock
 from orchestrator.conditions import EventFact, Facts
-from orchestrator.definitions import CampaignDefinition, SendStep
+from orchestrator.definitions import CampaignDefinition
+from orchestrator.dispatch_rows import Advancing, decided, fail, position_row, refused
 from orchestrator.errors import Conflict
 from orchestrator.rendering import Job, Outcome, Renderer, shared_renderer
 from orchestrator.services.campaigns import CampaignService
@@ -38,12 +38,11 @@ from orchestrator.snapshots import contact_fields, snapshot, template_context
 from orchestrator.step_renders import PAUSE_AFTER, StepKey, StepRenders
 from orchestrator.steps import EnrollmentContext, Position, advance, apply_decision
 from orchestrator.store.campaigns import CampaignStore
-from orchestrator.store.contacts import ContactRecord, ContactStore
-from orchestrator.store.enrollments import DueEnrollment, EnrollmentPosition, EnrollmentStore
+from orchestrator.store.contacts import ContactStore
+from orchestrator.store.enrollments import DueEnrollment, EnrollmentStore
 from orchestrator.store.events import EventStore
 from orchestrator.store.touches import NewTouch, TouchStore
 from orchestrator.templates import TemplateError
-from policies import Allow, Block, Decision, Defer
 
 __all__ = ["Dispatcher"]
 
@@ -53,19 +52,6 @@ _log = logging.getLogger("kizuna.dispatcher")
 _ROUNDS = 10
 #: How much of the database's refusal a failed touch quotes.
 _QUOTED = 300
-
-
-@dataclass
-class _Advancing:
-    """One enrollment on its way through the pass."""
-
-    enrollment: DueEnrollment
-    position: Position
-    context: EnrollmentContext
-    contact: ContactRecord
-    snapshot: ContactSnapshot
-    step: SendStep | None = None
-    touches: list[NewTouch] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -120,7 +106,7 @@ class Dispatcher:
                 if item.step is not None:  # more sends than rounds: the next pass goes on
                     item.position.next_action_at = now
             touches = await self._store(session, advancing, now)
-            await EnrollmentStore(session).save_positions([_row(w, now) for w in advancing])
+            await EnrollmentStore(session).save_positions([position_row(w, now) for w in advancing])
             await self._pause(session, pausing)
             await CampaignStore(session).count_entries(
                 Counter(
@@ -146,7 +132,7 @@ class Dispatcher:
 
     async def _advancing(
         self, session: AsyncSession, enrollments: list[DueEnrollment], now: datetime
-    ) -> list[_Advancing]:
+    ) -> list[Advancing]:
         contacts = {
             c.id: c
             for c in await ContactStore(session).records({e.contact_id for e in enrollments})
@@ -190,7 +176,7 @@ class Dispatcher:
                 next_action_at=enrollment.next_action_at,
                 awaiting_event=enrollment.awaiting_event,
             )
-            advancing.append(_Advancing(enrollment, position, context, contact, snapshot(contact)))
+            advancing.append(Advancing(enrollment, position, context, contact, snapshot(contact)))
         return advancing
 
     async def _events(
@@ -213,13 +199,13 @@ class Dispatcher:
 
     async def _admit(
         self,
-        advancing: list[_Advancing],
+        advancing: list[Advancing],
         admission: Admission,
         now: datetime,
         pausing: dict[int, str],
     ) -> None:
         candidates: list[CandidateTouch] = []
-        asking: list[_Advancing] = []
+        asking: list[Advancing] = []
         for item, content in zip(advancing, await self._render(advancing), strict=True):
             assert item.step is not None
             if content is None:  # its campaign is being paused: it waits for the resume
@@ -241,30 +227,30 @@ class Dispatcher:
         ):
             if decision is None:
                 error = "policy: the rules could not judge this contact's touch"
-                self._fail(item, candidate.step, "policy", error, now)
+                fail(item, candidate.step, "policy", error, now)
                 item.step = None
                 continue
             item.touches.append(
-                self._touch(item, candidate, decision, now, weight=admission.weight(candidate),
+                decided(item, candidate, decision, now, weight=admission.weight(candidate),
                             policy_version=admission.policy_version)
             )  # fmt: skip
             apply_decision(item.position, candidate.step, decision, item.context.campaign, now)
             self._advance(item, now)
 
-    def _advance(self, item: _Advancing, now: datetime) -> None:
+    def _advance(self, item: Advancing, now: datetime) -> None:
         try:
             item.step = advance(item.position, item.context, now)
         except Exception:
             self._broken(item, now)
 
-    def _broken(self, item: _Advancing, now: datetime) -> None:
+    def _broken(self, item: Advancing, now: datetime) -> None:
         """An enrollment the engine cannot handle fails alone; the batch goes on without it
         (else it would stay the earliest due and stop every pass after)."""
         _log.exception("enrollment %s failed at step %s", item.enrollment.id, item.position.step_id)
         item.step = None
         item.position.finish("failed", "error", now)
 
-    async def _render(self, advancing: list[_Advancing]) -> list[Outcome | None]:
+    async def _render(self, advancing: list[Advancing]) -> list[Outcome | None]:
         """Each enrollment's step rendered for its contact, off the event loop; None for
         those held back while their campaign is paused."""
         jobs: list[Job] = []
@@ -277,13 +263,13 @@ class Dispatcher:
         return await self._renders.render(jobs, steps)
 
     def _candidate(
-        self, item: _Advancing, content: Outcome, now: datetime, pausing: dict[int, str]
+        self, item: Advancing, content: Outcome, now: datetime, pausing: dict[int, str]
     ) -> CandidateTouch | None:
         step, context = item.step, item.context
         assert step is not None
         channel = self._channels.get(step.channel)
         if channel is None:  # a plugin channel was uninstalled after the campaign began
-            self._fail(item, step, "channel", f"no channel {step.channel!r} here", now)
+            fail(item, step, "channel", f"no channel {step.channel!r} here", now)
             return None
         pauses = self._renders.pauses((context.campaign_id, step.id), content)
         if isinstance(content, TemplateError):
@@ -292,7 +278,7 @@ class Dispatcher:
                 error += f"; {PAUSE_AFTER} touches of step {step.id!r} in a row went over"
                 error += " the rendering bounds, so the campaign is paused"
                 pausing[context.campaign_id] = error
-            self._fail(item, step, "template", error, now)
+            fail(item, step, "template", error, now)
             return None
         return CandidateTouch(
             enrollment=item.enrollment,
@@ -307,7 +293,7 @@ class Dispatcher:
         )
 
     async def _store(
-        self, session: AsyncSession, advancing: list[_Advancing], now: datetime
+        self, session: AsyncSession, advancing: list[Advancing], now: datetime
     ) -> list[NewTouch]:
         """Write the batch's touches; the ones written. Where the database refuses the
         batch, each touch is written alone, and one it refuses is stored failed, with the
@@ -329,7 +315,7 @@ class Dispatcher:
                     written.append(touch)
                 except DBAPIError as exc:
                     refusal = str(exc.orig or exc).splitlines()[0][:_QUOTED]
-                    failed = _refused(touch, f"store: the database refused the touch: {refusal}")
+                    failed = refused(touch, f"store: the database refused the touch: {refusal}")
                     await store.add_many([failed])
                     written.append(failed)
                     item.touches[index:] = [failed]
@@ -346,110 +332,3 @@ class Dispatcher:
             except Conflict:
                 continue  # paused or archived meanwhile
             _log.warning("campaign %s paused: %s", campaign_id, reason)
-
-    def _fail(
-        self, item: _Advancing, step: SendStep, reason: str, error: str, now: datetime
-    ) -> None:
-        """The step cannot be carried out for this contact: a failed touch says why, and the
-        enrollment ends as failed."""
-        item.touches.append(self._touch_row(item, step, "failed", now, error=error))
-        item.position.finish("failed", reason, now)
-
-    def _touch(
-        self,
-        item: _Advancing,
-        candidate: CandidateTouch,
-        decision: Decision,
-        now: datetime,
-        *,
-        weight: float,
-        policy_version: int,
-    ) -> NewTouch:
-        if isinstance(decision, Allow):
-            return self._touch_row(
-                item,
-                candidate.step,
-                "queued",
-                now,
-                weight=weight,
-                policy_version=policy_version,
-                content=candidate.content,
-            )
-        assert isinstance(decision, Defer | Block)
-        return self._touch_row(
-            item,
-            candidate.step,
-            "deferred" if isinstance(decision, Defer) else "blocked",
-            now,
-            weight=weight,
-            policy_version=policy_version,
-            rule=decision.rule,
-            reason=decision.reason,
-            also_held=also_held(decision),
-            defer_until=decision.until if isinstance(decision, Defer) else None,
-        )
-
-    def _touch_row(
-        self,
-        item: _Advancing,
-        step: SendStep,
-        status: str,
-        now: datetime,
-        *,
-        weight: float = 0.0,
-        policy_version: int | None = None,
-        content: dict[str, str] | None = None,
-        rule: str | None = None,
-        reason: str | None = None,
-        also_held: dict[str, str | None] | None = None,
-        defer_until: datetime | None = None,
-        error: str | None = None,
-    ) -> NewTouch:
-        enrollment, position, campaign = item.enrollment, item.position, item.context.campaign
-        return {
-            "contact_id": enrollment.contact_id,
-            "enrollment_id": enrollment.id,
-            "campaign_id": enrollment.campaign_id,
-            "campaign_version": enrollment.campaign_version,
-            "step_id": step.id,
-            "channel": step.channel,
-            "category": campaign.category,
-            "status": status,
-            "weight": weight,
-            "idempotency_key": f"{enrollment.id}:{position.seq}:{position.attempt}",
-            "rule": rule,
-            "reason": reason,
-            "also_held": also_held,
-            "policy_version": policy_version,
-            "defer_until": defer_until,
-            "content": {} if content is None else content,
-            "error": error,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-
-
-def _refused(touch: NewTouch, error: str) -> NewTouch:
-    """A touch the database would not store, as a failed touch without its content."""
-    failed = touch.copy()
-    failed["status"], failed["content"], failed["error"] = "failed", {}, error
-    failed["rule"] = failed["reason"] = failed["also_held"] = None
-    return failed
-
-
-def _row(item: _Advancing, now: datetime) -> EnrollmentPosition:
-    position = item.position
-    return {
-        "id": item.enrollment.id,
-        "state": position.state,
-        "step_id": position.step_id,
-        "step_entered_at": position.entered_at,
-        "step_seq": position.seq,
-        "attempt": position.attempt,
-        "awaiting_event": position.awaiting_event,
-        "next_action_at": position.next_action_at,
-        "exit_reason": position.exit_reason,
-        "finished_at": position.finished_at,
-        "updated_at": now,
-    }
