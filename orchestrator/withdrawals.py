@@ -116,11 +116,10 @@ async def unsubscribe(
     # and the withdrawal below sees it; a dispatcher coming later sees the opt-out.
     await session.flush()
     touches = TouchStore(session)
-    for contact_id in sorted({wish.contact.id for wish in unsubscribes if wish.contact.id}):
-        await touches.cancel_queued_marketing(
-            contact_id,
-            channel,
-            "consent",
-            "Withdrawn before it went out: the contact unsubscribed.",
-            now,
-        )
+    await touches.cancel_queued_marketing(
+        {wish.contact.id for wish in unsubscribes if wish.contact.id},
+        channel,
+        "consent",
+        "Withdrawn before it went out: the contact unsubscribed.",
+        now,
+    )

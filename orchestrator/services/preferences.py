@@ -193,7 +193,7 @@ class PreferenceService:
             was = before.channels.get(channel)
             if not choice.allowed and (was is None or was.allowed):
                 await touches.cancel_queued_marketing(
-                    contact.id,
+                    [contact.id],
                     channel,
                     PREFERENCE,
                     f"Withdrawn before it went out: the customer asked for nothing on {channel}.",

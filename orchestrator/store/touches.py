@@ -189,13 +189,15 @@ class TouchStore:
         return int(result.rowcount)
 
     async def cancel_queued_marketing(
-        self, contact_id: int, channel: str, rule: str, reason: str, now: datetime
+        self, contact_ids: Collection[int], channel: str, rule: str, reason: str, now: datetime
     ) -> int:
-        """Withdraw the contact's queued marketing touches on `channel` (an unsubscribe)."""
+        """Withdraw the contacts' queued marketing touches on `channel` (an unsubscribe)."""
+        if not contact_ids:
+            return 0
         result = await self._session.exec(
             update(_touch)
             .where(
-                _touch.c.contact_id == contact_id,
+                _touch.c.contact_id.in_(sorted(contact_ids)),
                 _touch.c.channel == channel,
                 _touch.c.category == "marketing",
                 _touch.c.status == "queued",
